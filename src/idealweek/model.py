@@ -1,0 +1,335 @@
+"""Frozen value types shared by every layer.
+
+Everything here is plain data: no I/O, no clock.  Datetimes are aware and
+normalised to UTC where they enter the model (see :func:`as_utc`).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+TAG_PROPERTY = "idealweek"
+"""Name of the private property (Google) / extended property (Graph) / X- property (ICS) that marks owned events."""
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` in UTC; naive datetimes are refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime not allowed: {value!r}")
+    return value.astimezone(UTC)
+
+
+class Role(enum.StrEnum):
+    """What idealweek does with a calendar."""
+
+    MEETINGS = "meetings"
+    PERSONAL = "personal"
+    BLOCKS = "blocks"
+    FOCUS = "focus"
+    MIRROR = "mirror"
+
+
+class Policy(enum.StrEnum):
+    """What an intrusion into a protected block means."""
+
+    CATCH_UP = "catch-up"
+    HARD = "hard"
+    SOFT = "soft"
+
+
+class Kind(enum.StrEnum):
+    """Kinds of events idealweek owns."""
+
+    BLOCK = "block"
+    MAKEUP = "makeup"
+    FOCUS = "focus"
+    MIRROR = "mirror"
+
+
+class Status(enum.StrEnum):
+    """Status of an event as the calendar reports it."""
+
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+class Response(enum.StrEnum):
+    """The user's own answer to an invitation."""
+
+    NONE = "none"
+    ORGANIZER = "organizer"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    NEEDS_ACTION = "needsAction"
+    DECLINED = "declined"
+
+
+class DebtStatus(enum.StrEnum):
+    """Where a debt stands."""
+
+    OPEN = "open"
+    SCHEDULED = "scheduled"
+    PAID = "paid"
+    WAIVED = "waived"
+    CANCELLED = "cancelled"
+    OVERDUE = "overdue"
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A half-open time interval ``[start, end)`` in UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"interval ends before it starts: {self.start} > {self.end}")
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def minutes(self) -> int:
+        return int(self.duration.total_seconds() // 60)
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: Interval) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedTag:
+    """The ownership tag idealweek writes on every event it creates.
+
+    It carries enough to rebuild the owned-event map if the state database is
+    lost: the block key, its kind, where idealweek put it (to recognise a move
+    by the user) and, for make-up blocks, which debts it pays.
+    """
+
+    key: str
+    kind: Kind
+    planned_start: datetime
+    planned_end: datetime
+    category: str = ""
+    pays: Mapping[str, int] = field(default_factory=dict)
+    """debt id -> minutes this block pays."""
+
+    def encode(self) -> str:
+        """Serialise compactly (fits Google's 1024-char property values for normal keys)."""
+        doc: dict[str, object] = {
+            "v": 1,
+            "k": self.key,
+            "t": self.kind.value,
+            "s": int(self.planned_start.timestamp()),
+            "e": int(self.planned_end.timestamp()),
+        }
+        if self.category:
+            doc["c"] = self.category
+        if self.pays:
+            doc["p"] = dict(sorted(self.pays.items()))
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def decode(cls, text: str) -> OwnedTag:
+        """Parse a tag written by :meth:`encode`; raises ``ValueError`` when it is not one."""
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or doc.get("v") != 1:
+                raise ValueError("not an idealweek tag")
+            pays_raw = doc.get("p", {})
+            if not isinstance(pays_raw, dict):
+                raise ValueError("bad pays")
+            return cls(
+                key=str(doc["k"]),
+                kind=Kind(doc["t"]),
+                planned_start=datetime.fromtimestamp(int(doc["s"]), UTC),
+                planned_end=datetime.fromtimestamp(int(doc["e"]), UTC),
+                category=str(doc.get("c", "")),
+                pays={str(k): int(v) for k, v in pays_raw.items()},
+            )
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not an idealweek tag: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event as read from any calendar, provider-neutral.
+
+    ``uid`` is the provider's id of this instance (one per occurrence of a
+    recurring event).  ``series`` and ``recurrence_id`` identify occurrences.
+    """
+
+    calendar: str
+    uid: str
+    start: datetime
+    end: datetime
+    title: str = ""
+    description: str = ""
+    location: str = ""
+    all_day: bool = False
+    status: Status = Status.CONFIRMED
+    busy: bool = True
+    response: Response = Response.NONE
+    private: bool = False
+    tag: OwnedTag | None = None
+    etag: str = ""
+    series: str = ""
+    recurrence_id: str = ""
+    attendees: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", as_utc(self.start))
+        object.__setattr__(self, "end", as_utc(self.end))
+        if self.end < self.start:
+            object.__setattr__(self, "end", self.start)
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.start, self.end)
+
+    @property
+    def owned(self) -> bool:
+        return self.tag is not None
+
+    @property
+    def instance_key(self) -> str:
+        """Stable identity of this occurrence, independent of where it is now."""
+        if self.series and self.recurrence_id:
+            return f"{self.series}@{self.recurrence_id}"
+        return self.uid
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredEvent:
+    """An owned event the plan wants to exist on a calendar."""
+
+    calendar: str
+    tag: OwnedTag
+    start: datetime
+    end: datetime
+    title: str
+    description: str = ""
+    private: bool = True
+    busy: bool = True
+    focus_time: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", as_utc(self.start))
+        object.__setattr__(self, "end", as_utc(self.end))
+
+    @property
+    def key(self) -> str:
+        return self.tag.key
+
+    @property
+    def kind(self) -> Kind:
+        return self.tag.kind
+
+
+class OpKind(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One write the reconciler asks for: create, update or delete an owned event."""
+
+    kind: OpKind
+    calendar: str
+    key: str
+    desired: DesiredEvent | None = None
+    existing: Event | None = None
+    reason: str = ""
+
+    def describe(self) -> str:
+        ev = self.desired or self.existing
+        when = ""
+        if ev is not None:
+            when = f"{ev.start:%Y-%m-%d %H:%M}–{ev.end:%H:%M} UTC"
+        return f"{self.kind.value:6} {self.calendar}: {self.key} {when} {self.reason}".rstrip()
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A protected block: one occurrence of a ``[[protect]]`` rule or a personal event."""
+
+    id: str
+    category: str
+    policy: Policy
+    start: datetime
+    end: datetime
+    source: str = "rule"
+    """``rule`` for the ideal week, else the calendar name of the personal event."""
+    title: str = ""
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Intrusion:
+    """Meeting time inside a protected block."""
+
+    block: Block
+    start: datetime
+    end: datetime
+    minutes: int
+    """Union of meeting minutes inside the block, rounded up to the granularity."""
+    meetings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Debt:
+    """Minutes owed in one category, created by one intrusion."""
+
+    id: str
+    category: str
+    minutes: int
+    created: datetime
+    """Start of the intrusion: the deadline counts from here."""
+    earliest: datetime
+    """A make-up may start no earlier than this (the end of the intrusion)."""
+    deadline: datetime
+    block_id: str = ""
+    final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DebtState:
+    """How a debt stands after planning."""
+
+    debt: Debt
+    paid: int
+    scheduled: int
+    waived: int
+    unplaced: int
+    overdue: bool
+
+    @property
+    def status(self) -> DebtStatus:
+        if self.unplaced > 0:
+            return DebtStatus.OVERDUE if self.overdue else DebtStatus.OPEN
+        if self.scheduled > 0:
+            return DebtStatus.OVERDUE if self.overdue else DebtStatus.SCHEDULED
+        if self.paid > 0:
+            return DebtStatus.PAID
+        if self.waived > 0:
+            return DebtStatus.WAIVED
+        return DebtStatus.PAID
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """Shorthand for a UTC datetime."""
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)

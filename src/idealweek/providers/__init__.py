@@ -1,0 +1,1 @@
+"""Calendar providers behind one interface (see :mod:`idealweek.providers.base`)."""

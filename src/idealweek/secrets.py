@@ -1,0 +1,225 @@
+"""Where sign-in tokens live: the OS keyring, or an encrypted file on a server.
+
+* ``keyring`` — Secret Service, macOS Keychain, Windows Credential Locker
+  through the ``keyring`` library.
+* ``file`` — ``secrets.enc`` in the state directory, encrypted with Fernet
+  (AES-128-CBC + HMAC-SHA256).  Its key comes from a systemd credential
+  (``$CREDENTIALS_DIRECTORY/<secrets.credential>``) or the config's
+  ``secrets.key_file``.  Writes are atomic (temp file + rename).
+* ``auto`` — the keyring when a usable backend exists, else the file store
+  when a key is available, else a clear message saying what to do.
+
+Secret values are never logged; error messages name the store, never a value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from idealweek.errors import UserError
+
+SERVICE = "idealweek"
+
+
+class SecretStore(Protocol):
+    """A small key → text store for tokens."""
+
+    description: str
+
+    def get(self, name: str) -> str | None: ...
+
+    def set(self, name: str, value: str) -> None: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+class MemoryStore:
+    """Secrets in memory (tests, dry runs)."""
+
+    description = "memory (not persistent)"
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, name: str) -> str | None:
+        return self.data.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.data[name] = value
+
+    def delete(self, name: str) -> None:
+        self.data.pop(name, None)
+
+
+class KeyringStore:
+    """The OS keyring via the ``keyring`` library."""
+
+    def __init__(self) -> None:
+        import keyring
+
+        self._kr = keyring
+        backend = keyring.get_keyring()
+        self.description = f"OS keyring ({type(backend).__module__}.{type(backend).__name__})"
+
+    def get(self, name: str) -> str | None:
+        value = self._kr.get_password(SERVICE, name)
+        return str(value) if value is not None else None
+
+    def set(self, name: str, value: str) -> None:
+        self._kr.set_password(SERVICE, name, value)
+
+    def delete(self, name: str) -> None:
+        import keyring.errors
+
+        try:
+            self._kr.delete_password(SERVICE, name)
+        except keyring.errors.PasswordDeleteError:
+            pass
+
+
+def keyring_problem() -> str | None:
+    """Why the keyring cannot be used here, or ``None`` when it can."""
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        backend = keyring.get_keyring()
+    except Exception as exc:  # noqa: BLE001 - any import/backend failure means "unusable"
+        return f"the keyring library failed to load: {exc}"
+    if isinstance(backend, fail.Keyring):
+        return "no keyring backend is available (no Secret Service, Keychain or Windows vault)"
+    priority = getattr(backend, "priority", 1)
+    if isinstance(priority, int | float) and priority < 1:
+        return f"the only keyring backend ({type(backend).__name__}) is not a secure store"
+    return None
+
+
+class FileStore:
+    """An encrypted JSON file; unreadable without the key."""
+
+    def __init__(self, path: Path, key: bytes, key_source: str) -> None:
+        from cryptography.fernet import Fernet
+
+        self.path = path
+        self._fernet = Fernet(_normalise_key(key))
+        self.description = f"encrypted file {path} (key from {key_source})"
+
+    def _load(self) -> dict[str, str]:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            blob = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        try:
+            data = json.loads(self._fernet.decrypt(blob))
+        except (InvalidToken, ValueError):
+            raise UserError(
+                f"{self.path}: cannot decrypt the secret store with the configured key "
+                "(wrong key, or the file is damaged); sign in again or restore the right key"
+            ) from None
+        if not isinstance(data, dict):
+            raise UserError(f"{self.path}: the secret store holds unexpected data")
+        return {str(k): str(v) for k, v in data.items()}
+
+    def _save(self, data: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        blob = self._fernet.encrypt(json.dumps(data, sort_keys=True).encode("utf-8"))
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".secrets.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, name: str) -> str | None:
+        return self._load().get(name)
+
+    def set(self, name: str, value: str) -> None:
+        data = self._load()
+        if data.get(name) == value:
+            return
+        data[name] = value
+        self._save(data)
+
+    def delete(self, name: str) -> None:
+        data = self._load()
+        if name in data:
+            del data[name]
+            self._save(data)
+
+
+def _normalise_key(raw: bytes) -> bytes:
+    """Accept a Fernet key, or any other secret (hashed into one)."""
+    raw = raw.strip()
+    try:
+        if len(base64.urlsafe_b64decode(raw)) == 32:
+            return raw
+    except ValueError:
+        pass
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest())
+
+
+def generate_key() -> str:
+    """A new random key for the file store."""
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode("ascii")
+
+
+def _file_key(key_file: str, credential: str) -> tuple[bytes, str] | None:
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if cred_dir:
+        p = Path(cred_dir) / credential
+        if p.is_file():
+            return p.read_bytes(), f"systemd credential {credential!r}"
+    if key_file:
+        p = Path(os.path.expanduser(key_file))
+        try:
+            return p.read_bytes(), f"key file {p}"
+        except OSError as exc:
+            raise UserError(f"secrets.key_file: cannot read {p}: {exc.strerror or exc}") from None
+    return None
+
+
+def open_store(store: str, state_dir: Path, key_file: str = "", credential: str = "idealweek-key") -> SecretStore:
+    """Open the configured secret store, explaining what to do when none works."""
+    if store == "keyring":
+        problem = keyring_problem()
+        if problem:
+            raise UserError(
+                f"secrets.store = \"keyring\" but {problem}. Install and unlock a Secret Service "
+                "(e.g. gnome-keyring) or use secrets.store = \"file\" with a key (see README, headless server)."
+            )
+        return KeyringStore()
+    key = _file_key(key_file, credential)
+    if store == "file":
+        if key is None:
+            raise UserError(
+                "secrets.store = \"file\" needs a key: set secrets.key_file, or run under systemd with "
+                f"LoadCredential={credential}:/path/to/key (create one with `idealweek secrets new-key`)"
+            )
+        return FileStore(state_dir / "secrets.enc", key[0], key[1])
+    # auto
+    problem = keyring_problem()
+    if problem is None:
+        return KeyringStore()
+    if key is not None:
+        return FileStore(state_dir / "secrets.enc", key[0], key[1] + f"; keyring unusable: {problem}")
+    raise UserError(
+        f"no secret store: {problem}, and no key for the encrypted file store. Either install a keyring "
+        "backend (Secret Service, e.g. gnome-keyring), or set secrets.key_file / a systemd credential "
+        f"{credential!r} (see README, headless server)."
+    )
