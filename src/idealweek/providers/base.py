@@ -81,3 +81,13 @@ class Provider(Protocol):
     def delete(self, existing: Event) -> None: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarInfo:
+    """One calendar of an account, as ``idealweek calendars ACCOUNT`` lists it."""
+
+    id: str
+    name: str
+    access: str
+    primary: bool = False

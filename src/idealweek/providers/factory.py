@@ -1,0 +1,51 @@
+"""Build the provider for a configured calendar.
+
+Service modules are imported lazily so ``idealweek --help`` stays fast.  Each
+service module (``google``, ``outlook``) exposes:
+
+* ``make_provider(settings, config_path, name, secrets) -> Provider``
+* ``sign_in(settings, config_path, account, secrets, **options) -> None``
+* ``list_calendars(settings, config_path, account, secrets) -> list[CalendarInfo]``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from idealweek.config import Settings, resolve_path
+from idealweek.errors import UserError
+from idealweek.model import Role
+from idealweek.providers.base import Provider
+from idealweek.secrets import SecretStore
+
+
+def make_provider(settings: Settings, config_path: Path, name: str, secrets: SecretStore | None) -> Provider:
+    """The provider for calendar ``name`` of the config."""
+    cal = settings.calendars[name]
+    writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
+    if cal.source == "vdir":
+        from idealweek.providers.vdir import VdirProvider
+
+        return VdirProvider(name, resolve_path(config_path, cal.path), writable=writable, zone=settings.zone)
+    if cal.source == "ics":
+        from idealweek.providers.ics import IcsProvider
+
+        if cal.url:
+            return IcsProvider(name, url=cal.url, zone=settings.zone)
+        return IcsProvider(name, path=resolve_path(config_path, cal.path), zone=settings.zone)
+    if secrets is None:
+        raise UserError(f"calendars.{name}: a {cal.source} calendar needs a secret store for its sign-in")
+    if cal.source == "google":
+        from idealweek.providers import google
+
+        return google.make_provider(settings, config_path, name, secrets)
+    if cal.source == "outlook":
+        from idealweek.providers import outlook
+
+        return outlook.make_provider(settings, config_path, name, secrets)
+    raise UserError(f"calendars.{name}.source: unknown source {cal.source!r}")
+
+
+def needs_secrets(settings: Settings) -> bool:
+    """True when some calendar lives on an online service."""
+    return any(c.source in ("google", "outlook") for c in settings.calendars.values())
