@@ -419,13 +419,7 @@ def _to_event(occ: Any, ctx: _Ctx, series: str, recurring: bool) -> Event | None
         rid_raw = _dt(occ, "RECURRENCE-ID") or start_raw
         rid = _rid_text(rid_raw, ctx.floating)
     uid = f"{series}@{rid}" if rid else series
-    tag: OwnedTag | None = None
-    tag_text = _text(occ, TAG_ICS_PROPERTY)
-    if tag_text:
-        try:
-            tag = OwnedTag.decode(tag_text)
-        except ValueError:
-            tag = None
+    tag = decode_tag(_text(occ, TAG_ICS_PROPERTY))
     attendees = occ.get("ATTENDEE")
     n_att = len(attendees) if isinstance(attendees, list) else (1 if attendees is not None else 0)
     return Event(
@@ -447,6 +441,21 @@ def _to_event(occ: Any, ctx: _Ctx, series: str, recurring: bool) -> Event | None
         recurrence_id=rid,
         attendees=n_att,
     )
+
+
+def decode_tag(text: str) -> OwnedTag | None:
+    """The owned tag in an ``X-IDEALWEEK`` value; None when absent or invalid.
+
+    Tolerates TEXT escaping (``\\,`` ``\\;``) added by other clients that rewrote the file.
+    """
+    if not text:
+        return None
+    for candidate in (text, text.replace("\\,", ",").replace("\\;", ";").replace("\\\\", "\\")):
+        try:
+            return OwnedTag.decode(candidate)
+        except ValueError:
+            continue
+    return None
 
 
 def _in_window(ev: Event, lo: datetime, hi: datetime) -> bool:
@@ -730,6 +739,7 @@ __all__ = [
     "TAG_ICS_PROPERTY",
     "WINDOWS_TO_IANA",
     "IcsProvider",
+    "decode_tag",
     "default_window",
     "fingerprint",
     "is_calendar",

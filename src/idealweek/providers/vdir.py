@@ -1,0 +1,505 @@
+"""A read-write calendar in a vdir folder: one ``.ics`` file per event (khal, vdirsyncer).
+
+Reading parses each file with :func:`idealweek.providers.ics.parse_ics`
+(recurring events are expanded over the window).  Change detection is per
+file: a file whose ``(mtime_ns, size, inode)`` is unchanged is not read again;
+a file that was read is identified by a sha256 prefix of its content, so
+touching a file without changing it is no change.
+
+The change token is a compact, self-contained string (zlib + base64 of a JSON
+map ``{file: [mtime_ns, size, inode, sha]}`` plus the window) that the engine
+can persist and hand back in a new process.  Incremental reads return the
+events of changed and new files as upserts and the uids that disappeared as
+removed; when this process does not know which uids a changed or deleted file
+held (a fresh process), it answers with a full listing instead.
+
+Writes go only to files idealweek created (``<stable_id(key)>.ics``, UID = the
+same id, an ``X-IDEALWEEK`` tag).  Every write is atomic: a hidden temp file in
+the same folder, fsync, then ``os.link`` (create: never clobbers) or
+``os.replace`` (update), then an fsync of the folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import tempfile
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
+from idealweek.model import DesiredEvent, Event
+from idealweek.providers.base import ChangeSet, RequestCounter
+from idealweek.providers.ics import (
+    TAG_ICS_PROPERTY,
+    Clock,
+    Window,
+    decode_tag,
+    default_window,
+    fingerprint,
+    parse_ics,
+    system_clock,
+)
+from idealweek.providers.memory import stable_id
+
+log = structlog.get_logger(__name__)
+
+TOKEN_PREFIX = "vdir1:"
+RACY_NS = 2_000_000_000
+"""A file modified less than this before it was checked may change again within the same mtime tick."""
+PRODID = "-//idealweek//idealweek//EN"
+
+Sig = tuple[int, int, int]
+
+
+@dataclass(slots=True)
+class _FileState:
+    sig: Sig
+    sha: str
+    checked_ns: int
+    events: list[Event] | None = None
+
+
+MAX_TOKEN_UIDS = 8
+"""Files with at most this many event uids carry them in the token (removals in a new process)."""
+
+
+@dataclass(slots=True)
+class _Token:
+    window: tuple[int, int]
+    made_ns: int
+    files: dict[str, tuple[Sig, str]] = field(default_factory=dict)
+    uids: dict[str, frozenset[str]] = field(default_factory=dict)
+    """The uids a file held, when known and few; a file named ``<uid>.ics`` holding just ``uid`` is implied."""
+
+    def encode(self) -> str:
+        entries: dict[str, list[object]] = {}
+        for name, (sig, sha) in sorted(self.files.items()):
+            entry: list[object] = [*sig, sha]
+            uids = self.uids.get(name)
+            if uids is not None and uids != {Path(name).stem} and len(uids) <= MAX_TOKEN_UIDS:
+                entry.append(sorted(uids))
+            elif uids is None or uids != {Path(name).stem}:
+                entry.append(None)
+            entries[name] = entry
+        doc = {"v": 1, "w": list(self.window), "t": self.made_ns, "f": entries}
+        raw = json.dumps(doc, separators=(",", ":")).encode()
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> _Token | None:
+        if not text.startswith(TOKEN_PREFIX):
+            return None
+        body = text[len(TOKEN_PREFIX) :]
+        try:
+            raw = zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            doc = json.loads(raw)
+            if doc.get("v") != 1:
+                return None
+            tok = cls((int(doc["w"][0]), int(doc["w"][1])), int(doc["t"]))
+            for name, v in dict(doc["f"]).items():
+                fname = str(name)
+                tok.files[fname] = ((int(v[0]), int(v[1]), int(v[2])), str(v[3]))
+                if len(v) == 4:
+                    tok.uids[fname] = frozenset({Path(fname).stem})
+                elif v[4] is not None:
+                    tok.uids[fname] = frozenset(str(u) for u in v[4])
+            return tok
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error):
+            return None
+
+
+def _sig(st: os.stat_result) -> Sig:
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _racy(sig: Sig, checked_ns: int) -> bool:
+    return sig[0] >= checked_ns - RACY_NS
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class VdirProvider:
+    """A vdir folder as a calendar (read-write when ``writable``)."""
+
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        writable: bool = True,
+        zone: ZoneInfo | None = None,
+        *,
+        window: Window | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.name = name
+        self.path = Path(path)
+        self.writable = writable
+        self.zone = zone or ZoneInfo("UTC")
+        self.window = window
+        self.clock = clock
+        self.requests = RequestCounter()
+        self._files: dict[str, _FileState] = {}
+        self._files_window: Window | None = None
+        self._uids: dict[tuple[str, str], frozenset[str]] = {}
+        """(file name, sha) -> the uids that content gave, for computing removals."""
+        if writable:
+            self._ensure_folder()
+
+    # -- helpers ------------------------------------------------------------
+    def _ensure_folder(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProviderError(f"{self.name}: cannot create the vdir folder {self.path}: {exc}") from exc
+
+    def _window(self) -> Window:
+        return self.window if self.window is not None else default_window(self.clock())
+
+    def _listing(self) -> dict[str, os.stat_result]:
+        if self.writable and not self.path.exists():
+            self._ensure_folder()
+        try:
+            entries = list(os.scandir(self.path))
+        except OSError as exc:
+            raise ProviderError(f"{self.name}: cannot read the vdir folder {self.path}: {exc.strerror or exc}") from exc
+        out: dict[str, os.stat_result] = {}
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.lower().endswith(".ics"):
+                continue
+            try:
+                if entry.is_file():
+                    out[entry.name] = entry.stat()
+            except OSError:
+                continue
+        return out
+
+    def _parse(self, fname: str, data: bytes, window: Window) -> list[Event]:
+        source = str(self.path / fname)
+        try:
+            events = parse_ics(
+                data,
+                source=source,
+                calendar=self.name,
+                zone=self.zone,
+                window=window,
+                default_uid=Path(fname).stem,
+            )
+        except ProviderError as exc:
+            log.warning("vdir.file_skipped", source=source, reason=str(exc))
+            events = []
+        return events
+
+    def _load(self, fname: str, window: Window) -> _FileState | None:
+        """Read and parse one file now; None when it vanished meanwhile."""
+        path = self.path / fname
+        try:
+            st = path.stat()
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ProviderError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
+        sha = fingerprint(data)
+        prev = self._files.get(fname)
+        events = prev.events if prev is not None and prev.sha == sha and prev.events is not None else None
+        if events is None:
+            events = self._parse(fname, data, window)
+        state = _FileState(_sig(st), sha, time.time_ns(), events)
+        self._files[fname] = state
+        self._uids[(fname, sha)] = frozenset(e.uid for e in events)
+        return state
+
+    def _scan(self, window: Window, token: _Token | None, need_events: bool) -> dict[str, _FileState]:
+        """Current state of every file, reading only what may have changed."""
+        if self._files_window != window:
+            self._files.clear()
+            self._uids.clear()
+            self._files_window = window
+        listing = self._listing()
+        for gone in set(self._files) - set(listing):
+            del self._files[gone]
+        out: dict[str, _FileState] = {}
+        for fname, st in sorted(listing.items()):
+            sig = _sig(st)
+            cached = self._files.get(fname)
+            state: _FileState | None = None
+            if cached is not None and cached.sig == sig and not _racy(sig, cached.checked_ns):
+                state = cached
+            elif token is not None and fname in token.files:
+                tsig, tsha = token.files[fname]
+                if tsig == sig and not _racy(sig, token.made_ns):
+                    state = _FileState(sig, tsha, token.made_ns)
+                    self._files[fname] = state
+            if state is None or (need_events and state.events is None):
+                state = self._load(fname, window)
+                if state is None:
+                    continue
+            out[fname] = state
+        return out
+
+    def _token(self, window: Window, states: Mapping[str, _FileState], old: _Token | None = None) -> str:
+        tok = _Token(
+            (int(window[0].timestamp()), int(window[1].timestamp())),
+            time.time_ns(),
+            {name: (s.sig, s.sha) for name, s in states.items()},
+        )
+        for name, state in states.items():
+            known = self._uids.get((name, state.sha))
+            if known is not None:
+                tok.uids[name] = known
+            elif old is not None and name in old.uids and old.files.get(name, (None, ""))[1] == state.sha:
+                tok.uids[name] = old.uids[name]
+        return tok.encode()
+
+    def _all_events(self, states: Mapping[str, _FileState]) -> list[Event]:
+        seen: set[str] = set()
+        out: list[Event] = []
+        for _name, state in sorted(states.items()):
+            for ev in state.events or ():
+                if ev.uid not in seen:
+                    seen.add(ev.uid)
+                    out.append(ev)
+        return out
+
+    # -- reading ------------------------------------------------------------
+    def read_changes(self, token: str | None) -> ChangeSet:
+        self.requests.count("read")
+        window = self._window()
+        old = _Token.decode(token) if token else None
+        if old is not None and old.window != (int(window[0].timestamp()), int(window[1].timestamp())):
+            old = None
+        if old is not None:
+            cs = self._incremental(old, window)
+            if cs is not None:
+                return cs
+        states = self._scan(window, None, need_events=True)
+        return ChangeSet(full=True, upserts=self._all_events(states), token=self._token(window, states))
+
+    def _incremental(self, old: _Token, window: Window) -> ChangeSet | None:
+        states = self._scan(window, old, need_events=False)
+        upserts: list[Event] = []
+        removed: set[str] = set()
+        for fname, state in states.items():
+            before = old.files.get(fname)
+            if before is not None and before[1] == state.sha:
+                continue
+            if state.events is None:
+                loaded = self._load(fname, window)
+                if loaded is None:
+                    return None
+                state = states[fname] = loaded
+            new_uids = {e.uid for e in state.events or ()}
+            upserts += state.events or ()
+            if before is not None:
+                old_uids = self._old_uids(old, fname)
+                if old_uids is None:
+                    return None
+                removed |= old_uids - new_uids
+        for fname in set(old.files) - set(states):
+            old_uids = self._old_uids(old, fname)
+            if old_uids is None:
+                return None
+            removed |= old_uids
+        removed -= {e.uid for e in upserts}
+        return ChangeSet(full=False, upserts=upserts, removed=sorted(removed), token=self._token(window, states, old))
+
+    def _old_uids(self, old: _Token, fname: str) -> frozenset[str] | None:
+        """The uids file ``fname`` held when ``old`` was made; None when unknown."""
+        known = self._uids.get((fname, old.files[fname][1]))
+        return known if known is not None else old.uids.get(fname)
+
+    def list_owned(self) -> list[Event]:
+        self.requests.count("list_owned")
+        states = self._scan(self._window(), None, need_events=True)
+        return sorted((e for e in self._all_events(states) if e.tag is not None), key=lambda e: e.uid)
+
+    # -- writing ------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if not self.writable:
+            raise NotOwned(f"calendar {self.name!r} is read-only")
+
+    def _write(self, target: Path, data: bytes, *, exclusive: bool, expect: str | None = None) -> None:
+        """Atomically put ``data`` at ``target`` (temp file + fsync + link/replace)."""
+        fd, tmp_name = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.path)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if exclusive:
+                try:
+                    os.link(tmp, target)
+                except FileExistsError as exc:
+                    raise AlreadyExists(f"{self.name}: {target.name} exists") from exc
+                except OSError:
+                    # File systems without hard links: check, then rename.
+                    if target.exists():
+                        raise AlreadyExists(f"{self.name}: {target.name} exists") from None
+                    os.replace(tmp, target)
+            else:
+                if expect is not None and self._fingerprint(target) != expect:
+                    raise PreconditionFailed(f"{self.name}: {target.name} changed while writing")
+                os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        _fsync_dir(self.path)
+
+    def _fingerprint(self, path: Path) -> str | None:
+        try:
+            return fingerprint(path.read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def _locate(self, existing: Event) -> Path | None:
+        """The file holding ``existing``: ``<uid>.ics`` first, else the file whose event has that uid."""
+        uid = existing.series or existing.uid
+        if uid and "/" not in uid and "\\" not in uid and not uid.startswith("."):
+            direct = self.path / f"{uid}.ics"
+            if direct.exists():
+                return direct
+        states = self._scan(self._window(), None, need_events=True)
+        for fname, state in states.items():
+            if any(e.uid == existing.uid for e in state.events or ()):
+                return self.path / fname
+        return None
+
+    def _owned_component(self, path: Path, existing: Event) -> tuple[bytes, Any, Any]:
+        """The file's bytes, calendar and the owned VEVENT; NotOwned when it carries no valid tag."""
+        import icalendar
+
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"{self.name}: event {existing.uid} is gone") from exc
+        try:
+            cal = icalendar.Calendar.from_ical(data)
+        except Exception as exc:
+            raise NotOwned(f"{self.name}: {path.name} is unreadable; not touching it") from exc
+        vevents = [c for c in cal.walk("VEVENT")]
+        if len(vevents) != 1:
+            raise NotOwned(f"{self.name}: {path.name} holds {len(vevents)} events; idealweek writes one")
+        comp = vevents[0]
+        raw = comp.get(TAG_ICS_PROPERTY)
+        if raw is None or decode_tag(str(raw)) is None:
+            raise NotOwned(f"{self.name}: event {existing.uid} is not idealweek's")
+        if existing.etag and fingerprint(data) != existing.etag:
+            raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read")
+        return data, cal, comp
+
+    def _set_times(self, comp: Any, desired: DesiredEvent, now: datetime) -> None:
+        for key in ("DTSTART", "DTEND", "DURATION", "CLASS", "TRANSP", TAG_ICS_PROPERTY, "DTSTAMP", "LAST-MODIFIED"):
+            comp.pop(key, None)
+        comp.add("DTSTART", desired.start.astimezone(UTC))
+        comp.add("DTEND", desired.end.astimezone(UTC))
+        if desired.private:
+            comp.add("CLASS", "PRIVATE")
+        comp.add("TRANSP", "OPAQUE" if desired.busy else "TRANSPARENT")
+        comp.add("DTSTAMP", now)
+        comp.add("LAST-MODIFIED", now)
+        comp.add(TAG_ICS_PROPERTY, desired.tag.encode())
+
+    def _now(self) -> datetime:
+        return self.clock().astimezone(UTC).replace(microsecond=0)
+
+    def _render_new(self, uid: str, desired: DesiredEvent) -> bytes:
+        import icalendar
+
+        cal = icalendar.Calendar()
+        cal.add("PRODID", PRODID)
+        cal.add("VERSION", "2.0")
+        comp = icalendar.Event()
+        comp.add("UID", uid)
+        comp.add("SUMMARY", desired.title)
+        if desired.description:
+            comp.add("DESCRIPTION", desired.description)
+        now = self._now()
+        comp.add("CREATED", now)
+        comp.add("SEQUENCE", 0)
+        self._set_times(comp, desired, now)
+        cal.add_component(comp)
+        return bytes(cal.to_ical())
+
+    def _event_from(self, path: Path, data: bytes, desired: DesiredEvent) -> Event:
+        margin = timedelta(days=2)
+        window = (desired.start - margin, desired.end + margin)
+        events = parse_ics(
+            data, source=str(path), calendar=self.name, zone=self.zone, window=window, default_uid=path.stem
+        )
+        if len(events) != 1:
+            raise ProviderError(f"{self.name}: wrote {path.name} but cannot read it back")
+        return events[0]
+
+    def create(self, desired: DesiredEvent) -> Event:
+        self.requests.count("create", write=True)
+        self._check_writable()
+        self._ensure_folder()
+        uid = stable_id(desired.key)
+        target = self.path / f"{uid}.ics"
+        if target.exists():
+            raise AlreadyExists(f"{self.name}: event id {uid} exists")
+        data = self._render_new(uid, desired)
+        self._write(target, data, exclusive=True)
+        return self._event_from(target, data, desired)
+
+    def update(self, existing: Event, desired: DesiredEvent) -> Event:
+        self.requests.count("update", write=True)
+        self._check_writable()
+        path = self._locate(existing)
+        if path is None:
+            raise NotFound(f"{self.name}: event {existing.uid} is gone")
+        data, cal, comp = self._owned_component(path, existing)
+        now = self._now()
+        self._set_times(comp, desired, now)
+        seq = comp.get("SEQUENCE")
+        comp.pop("SEQUENCE", None)
+        try:
+            comp.add("SEQUENCE", int(str(seq)) + 1 if seq is not None else 1)
+        except ValueError:
+            comp.add("SEQUENCE", 1)
+        new = bytes(cal.to_ical())
+        self._write(path, new, exclusive=False, expect=fingerprint(data))
+        return self._event_from(path, new, desired)
+
+    def delete(self, existing: Event) -> None:
+        self.requests.count("delete", write=True)
+        self._check_writable()
+        path = self._locate(existing)
+        if path is None:
+            return
+        try:
+            self._owned_component(path, existing)
+        except NotFound:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        _fsync_dir(self.path)
+
+    def close(self) -> None:
+        return None
+
+
+__all__ = ["VdirProvider"]
