@@ -74,12 +74,12 @@ class KeyringStore:
         self._kr.set_password(SERVICE, name, value)
 
     def delete(self, name: str) -> None:
+        import contextlib
+
         import keyring.errors
 
-        try:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
             self._kr.delete_password(SERVICE, name)
-        except keyring.errors.PasswordDeleteError:
-            pass
 
 
 def keyring_problem() -> str | None:
@@ -200,15 +200,15 @@ def open_store(store: str, state_dir: Path, key_file: str = "", credential: str 
         problem = keyring_problem()
         if problem:
             raise UserError(
-                f"secrets.store = \"keyring\" but {problem}. Install and unlock a Secret Service "
-                "(e.g. gnome-keyring) or use secrets.store = \"file\" with a key (see README, headless server)."
+                f'secrets.store = "keyring" but {problem}. Install and unlock a Secret Service '
+                '(e.g. gnome-keyring) or use secrets.store = "file" with a key (see README, headless server).'
             )
         return KeyringStore()
     key = _file_key(key_file, credential)
     if store == "file":
         if key is None:
             raise UserError(
-                "secrets.store = \"file\" needs a key: set secrets.key_file, or run under systemd with "
+                'secrets.store = "file" needs a key: set secrets.key_file, or run under systemd with '
                 f"LoadCredential={credential}:/path/to/key (create one with `idealweek secrets new-key`)"
             )
         return FileStore(state_dir / "secrets.enc", key[0], key[1])

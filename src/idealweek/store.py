@@ -1,0 +1,436 @@
+"""SQLite state: sync tokens, event cache, owned-event map, debt ledger, week statistics.
+
+WAL mode, a schema version with migrations, and a clear error when the
+database was written by a newer idealweek.  A database that cannot be read
+is moved aside (never silently overwritten) and a fresh one is started:
+ownership is rebuilt from the tags on the events.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from idealweek.errors import UserError
+from idealweek.model import Debt, Event, Interval, OwnedTag, Response, Status
+
+SCHEMA_VERSION = 1
+log = structlog.get_logger(__name__)
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS sync_state (
+        calendar TEXT PRIMARY KEY, token TEXT, event_count INTEGER NOT NULL DEFAULT 0, updated TEXT);
+    CREATE TABLE IF NOT EXISTS events (
+        calendar TEXT NOT NULL, uid TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (calendar, uid));
+    CREATE TABLE IF NOT EXISTS owned (
+        calendar TEXT NOT NULL, key TEXT NOT NULL, uid TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL,
+        start TEXT NOT NULL, end TEXT NOT NULL, pays TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (calendar, key));
+    CREATE TABLE IF NOT EXISTS burnt (
+        calendar TEXT NOT NULL, key TEXT NOT NULL, generation INTEGER NOT NULL, PRIMARY KEY (calendar, key));
+    CREATE TABLE IF NOT EXISTS tombstones (
+        calendar TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, start TEXT, end TEXT, at TEXT NOT NULL,
+        PRIMARY KEY (calendar, key));
+    CREATE TABLE IF NOT EXISTS debts (
+        id TEXT PRIMARY KEY, category TEXT NOT NULL, minutes INTEGER NOT NULL, created TEXT NOT NULL,
+        earliest TEXT NOT NULL, deadline TEXT NOT NULL, block_id TEXT NOT NULL, final INTEGER NOT NULL,
+        status TEXT NOT NULL, paid INTEGER NOT NULL, scheduled INTEGER NOT NULL, waived INTEGER NOT NULL,
+        unplaced INTEGER NOT NULL, updated TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS payments (
+        key TEXT NOT NULL, debt_id TEXT NOT NULL, minutes INTEGER NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL,
+        PRIMARY KEY (key, debt_id));
+    CREATE TABLE IF NOT EXISTS waivers (
+        key TEXT NOT NULL, debt_id TEXT NOT NULL, minutes INTEGER NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (key, debt_id));
+    CREATE TABLE IF NOT EXISTS weeks (week TEXT PRIMARY KEY, data TEXT NOT NULL, updated TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS cycles (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, data TEXT NOT NULL);
+    """,
+}
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return any(w in text for w in ("not a database", "malformed", "integrity check failed", "corrupt", "encrypted"))
+
+
+def _ts(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat()
+
+
+def _dt(s: str) -> datetime:
+    return datetime.fromisoformat(s).astimezone(UTC)
+
+
+def event_to_json(ev: Event) -> str:
+    d = {
+        "calendar": ev.calendar,
+        "uid": ev.uid,
+        "start": _ts(ev.start),
+        "end": _ts(ev.end),
+        "title": ev.title,
+        "description": ev.description,
+        "location": ev.location,
+        "all_day": ev.all_day,
+        "status": ev.status.value,
+        "busy": ev.busy,
+        "response": ev.response.value,
+        "private": ev.private,
+        "tag": ev.tag.encode() if ev.tag else None,
+        "etag": ev.etag,
+        "series": ev.series,
+        "recurrence_id": ev.recurrence_id,
+        "attendees": ev.attendees,
+    }
+    return json.dumps(d, separators=(",", ":"))
+
+
+def event_from_json(text: str) -> Event:
+    d = json.loads(text)
+    tag = None
+    if d.get("tag"):
+        try:
+            tag = OwnedTag.decode(d["tag"])
+        except ValueError:
+            tag = None
+    return Event(
+        calendar=d["calendar"],
+        uid=d["uid"],
+        start=_dt(d["start"]),
+        end=_dt(d["end"]),
+        title=d.get("title", ""),
+        description=d.get("description", ""),
+        location=d.get("location", ""),
+        all_day=bool(d.get("all_day", False)),
+        status=Status(d.get("status", "confirmed")),
+        busy=bool(d.get("busy", True)),
+        response=Response(d.get("response", "none")),
+        private=bool(d.get("private", False)),
+        tag=tag,
+        etag=d.get("etag", ""),
+        series=d.get("series", ""),
+        recurrence_id=d.get("recurrence_id", ""),
+        attendees=int(d.get("attendees", 0)),
+    )
+
+
+@dataclass(frozen=True)
+class OwnedRow:
+    calendar: str
+    key: str
+    uid: str
+    kind: str
+    start: datetime
+    end: datetime
+    pays: Mapping[str, int]
+    state: str
+    """``live`` (seen on the calendar), ``creating``, ``deleting`` or ``deleted``."""
+
+
+class Store:
+    """The state database of one idealweek installation."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.moved_aside: Path | None = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise UserError(f"{path}: cannot open the state database: {exc}") from None
+            self.moved_aside = self._move_aside(str(exc))
+            self.db = self._open()
+
+    # -- opening ------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            ok = db.execute("PRAGMA quick_check").fetchone()
+            if not ok or ok[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {ok[0] if ok else 'no answer'}")
+            self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self, why: str) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                p.replace(Path(str(aside) + suffix))
+        log.warning(
+            "state.corrupt_moved_aside",
+            path=str(self.path),
+            moved_to=str(aside),
+            reason=why,
+            hint="a fresh database was started; ownership is rebuilt from the event tags",
+        )
+        return aside
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise UserError(
+                f"{self.path}: the state database has schema version {version}, newer than this idealweek "
+                f"understands ({SCHEMA_VERSION}); upgrade idealweek or point state_dir elsewhere"
+            )
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in _MIGRATIONS[v].split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def integrity(self) -> str:
+        row = self.db.execute("PRAGMA integrity_check").fetchone()
+        return str(row[0]) if row else "no answer"
+
+    # -- sync state and event cache --------------------------------------------
+    def token(self, calendar: str) -> str | None:
+        row = self.db.execute("SELECT token FROM sync_state WHERE calendar=?", (calendar,)).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
+    def event_count(self, calendar: str) -> int:
+        row = self.db.execute("SELECT event_count FROM sync_state WHERE calendar=?", (calendar,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def has_synced(self, calendar: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sync_state WHERE calendar=?", (calendar,)).fetchone() is not None
+
+    def apply_changes(
+        self,
+        calendar: str,
+        full: bool,
+        upserts: Iterable[Event],
+        removed: Iterable[str],
+        token: str | None,
+        now: datetime,
+    ) -> None:
+        db = self.db
+        if full:
+            db.execute("DELETE FROM events WHERE calendar=?", (calendar,))
+        db.executemany(
+            "INSERT OR REPLACE INTO events VALUES (?,?,?)",
+            ((calendar, ev.uid, event_to_json(ev)) for ev in upserts),
+        )
+        db.executemany("DELETE FROM events WHERE calendar=? AND uid=?", ((calendar, uid) for uid in removed))
+        count = db.execute("SELECT COUNT(*) FROM events WHERE calendar=?", (calendar,)).fetchone()[0]
+        db.execute(
+            "INSERT OR REPLACE INTO sync_state VALUES (?,?,?,?)",
+            (calendar, token, int(count), _ts(now)),
+        )
+
+    def events(self, calendars: Iterable[str] | None = None) -> list[Event]:
+        if calendars is None:
+            rows = self.db.execute("SELECT data FROM events").fetchall()
+        else:
+            names = list(calendars)
+            q = ",".join("?" * len(names))
+            rows = self.db.execute(f"SELECT data FROM events WHERE calendar IN ({q})", names).fetchall()
+        return [event_from_json(r[0]) for r in rows]
+
+    def forget_calendar(self, calendar: str) -> None:
+        self.db.execute("DELETE FROM events WHERE calendar=?", (calendar,))
+        self.db.execute("DELETE FROM sync_state WHERE calendar=?", (calendar,))
+
+    # -- owned map ------------------------------------------------------------
+    def owned(self) -> dict[tuple[str, str], OwnedRow]:
+        out: dict[tuple[str, str], OwnedRow] = {}
+        for cal, key, uid, kind, start, end, pays, state in self.db.execute(
+            "SELECT calendar, key, uid, kind, start, end, pays, state FROM owned"
+        ):
+            out[(cal, key)] = OwnedRow(cal, key, uid, kind, _dt(start), _dt(end), json.loads(pays), state)
+        return out
+
+    def set_owned(
+        self,
+        calendar: str,
+        key: str,
+        ev_uid: str,
+        tag: OwnedTag,
+        start: datetime,
+        end: datetime,
+        state: str,
+        now: datetime,
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO owned VALUES (?,?,?,?,?,?,?,?,?)",
+            (calendar, key, ev_uid, tag.kind.value, _ts(start), _ts(end), json.dumps(dict(tag.pays)), state, _ts(now)),
+        )
+
+    def set_owned_state(self, calendar: str, key: str, state: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE owned SET state=?, updated=? WHERE calendar=? AND key=?", (state, _ts(now), calendar, key)
+        )
+
+    def drop_owned(self, calendar: str, key: str) -> None:
+        self.db.execute("DELETE FROM owned WHERE calendar=? AND key=?", (calendar, key))
+
+    def burnt_generation(self, calendar: str, key: str) -> int:
+        row = self.db.execute("SELECT generation FROM burnt WHERE calendar=? AND key=?", (calendar, key)).fetchone()
+        return int(row[0]) if row else -1
+
+    def burn(self, calendar: str, key: str, generation: int) -> None:
+        self.db.execute(
+            "INSERT INTO burnt VALUES (?,?,?) ON CONFLICT(calendar, key) DO UPDATE SET generation=MAX(generation, ?)",
+            (calendar, key, generation, generation),
+        )
+
+    # -- user decisions ---------------------------------------------------------
+    def tombstones(self) -> dict[tuple[str, str], Interval | None]:
+        out: dict[tuple[str, str], Interval | None] = {}
+        for cal, key, start, end in self.db.execute("SELECT calendar, key, start, end FROM tombstones"):
+            out[(cal, key)] = Interval(_dt(start), _dt(end)) if start and end else None
+        return out
+
+    def add_tombstone(self, calendar: str, key: str, kind: str, iv: Interval | None, now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO tombstones VALUES (?,?,?,?,?,?)",
+            (calendar, key, kind, _ts(iv.start) if iv else None, _ts(iv.end) if iv else None, _ts(now)),
+        )
+
+    def add_waiver(self, key: str, debt_id: str, minutes: int, now: datetime) -> None:
+        self.db.execute("INSERT OR IGNORE INTO waivers VALUES (?,?,?,?)", (key, debt_id, minutes, _ts(now)))
+
+    def waived(self) -> dict[str, int]:
+        return {
+            str(d): int(m) for d, m in self.db.execute("SELECT debt_id, SUM(minutes) FROM waivers GROUP BY debt_id")
+        }
+
+    # -- ledger ---------------------------------------------------------------
+    def add_payment(self, key: str, debt_id: str, minutes: int, iv: Interval) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO payments VALUES (?,?,?,?,?)", (key, debt_id, minutes, _ts(iv.start), _ts(iv.end))
+        )
+
+    def paid_final(self) -> dict[str, int]:
+        return {
+            str(d): int(m) for d, m in self.db.execute("SELECT debt_id, SUM(minutes) FROM payments GROUP BY debt_id")
+        }
+
+    def recorded_payments(self) -> frozenset[str]:
+        return frozenset(str(r[0]) for r in self.db.execute("SELECT DISTINCT key FROM payments"))
+
+    def final_debts(self) -> dict[str, Debt]:
+        out: dict[str, Debt] = {}
+        for row in self.db.execute(
+            "SELECT id, category, minutes, created, earliest, deadline, block_id FROM debts WHERE final=1"
+        ):
+            did, cat, mins, created, earliest, deadline, block_id = row
+            out[did] = Debt(
+                id=did,
+                category=cat,
+                minutes=int(mins),
+                created=_dt(created),
+                earliest=_dt(earliest),
+                deadline=_dt(deadline),
+                block_id=block_id,
+                final=True,
+            )
+        return out
+
+    def save_debt(
+        self, debt: Debt, status: str, paid: int, scheduled: int, waived: int, unplaced: int, now: datetime
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO debts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                debt.id,
+                debt.category,
+                debt.minutes,
+                _ts(debt.created),
+                _ts(debt.earliest),
+                _ts(debt.deadline),
+                debt.block_id,
+                1 if debt.final else 0,
+                status,
+                paid,
+                scheduled,
+                waived,
+                unplaced,
+                _ts(now),
+            ),
+        )
+
+    def cancel_debts_not_in(self, ids: set[str], since: datetime, now: datetime) -> int:
+        """Provisional debts (block not passed) that vanished → cancelled; returns how many."""
+        rows = self.db.execute(
+            "SELECT id FROM debts WHERE final=0 AND status NOT IN ('cancelled') AND created >= ?", (_ts(since),)
+        ).fetchall()
+        gone = [r[0] for r in rows if r[0] not in ids]
+        self.db.executemany(
+            "UPDATE debts SET status='cancelled', scheduled=0, unplaced=0, updated=? WHERE id=?",
+            ((_ts(now), g) for g in gone),
+        )
+        return len(gone)
+
+    def ledger(self) -> list[dict[str, object]]:
+        cols = [
+            "id",
+            "category",
+            "minutes",
+            "created",
+            "deadline",
+            "final",
+            "status",
+            "paid",
+            "scheduled",
+            "waived",
+            "unplaced",
+        ]
+        rows = self.db.execute(f"SELECT {', '.join(cols)} FROM debts ORDER BY created, id").fetchall()
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    # -- statistics -----------------------------------------------------------
+    def save_week(self, week: str, data: Mapping[str, object], now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO weeks VALUES (?,?,?)", (week, json.dumps(data, sort_keys=True), _ts(now))
+        )
+
+    def weeks(self) -> dict[str, dict[str, object]]:
+        return {str(w): json.loads(d) for w, d in self.db.execute("SELECT week, data FROM weeks ORDER BY week")}
+
+    def add_cycle(self, at: datetime, data: Mapping[str, object]) -> None:
+        self.db.execute("INSERT INTO cycles (at, data) VALUES (?, ?)", (_ts(at), json.dumps(data, sort_keys=True)))
+        self.db.execute("DELETE FROM cycles WHERE id <= (SELECT MAX(id) - 1000 FROM cycles)")
+
+    def last_cycle(self) -> dict[str, object] | None:
+        row = self.db.execute("SELECT data FROM cycles ORDER BY id DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else None

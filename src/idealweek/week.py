@@ -1,0 +1,105 @@
+"""Ideal-week rules → concrete blocks over a horizon (pure, DST-aware).
+
+A rule says "weekdays, local start, local end".  Each occurrence is built on
+the local wall clock of the configured zone and then converted to UTC:
+
+* a start or end that falls into a DST gap (it does not exist that day) is
+  moved forward by the gap, as a wall clock would be set;
+* a time that occurs twice (DST fold) is taken at its first occurrence;
+* an end at or before the start runs past midnight into the next day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from idealweek.config import ProtectRule, Window
+from idealweek.model import Block, Interval
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of wall-clock ``at`` on ``day`` in ``zone`` (gap → shifted forward, fold → first)."""
+    if at == time.max:
+        naive = datetime.combine(day + timedelta(days=1), time(0))
+    else:
+        naive = datetime.combine(day, at)
+    local = naive.replace(tzinfo=zone, fold=0)
+    utc = local.astimezone(UTC)
+    # In a gap, fold=0 resolves with the offset before the transition, which
+    # lands *after* the gap on the wall clock: the forward shift we want.
+    return utc
+
+
+def window_occurrences(
+    window: Window, start: datetime, end: datetime, zone: ZoneInfo
+) -> Iterator[tuple[date, Interval]]:
+    """Occurrences of a weekly window that overlap ``[start, end)`` (UTC), in order."""
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    day = first
+    while day <= last:
+        if day.weekday() in window.days:
+            s = local_instant(day, window.start, zone)
+            end_day = day if (window.end > window.start or window.end == time.max) else day + timedelta(days=1)
+            e = local_instant(end_day, window.end, zone)
+            if e > s and s < end and e > start:
+                yield day, Interval(s, e)
+        day += timedelta(days=1)
+
+
+def expand_windows(windows: Iterable[Window], start: datetime, end: datetime, zone: ZoneInfo) -> list[Interval]:
+    """All occurrences of several windows within ``[start, end)``, clipped, as a sorted list (may touch)."""
+    out: list[Interval] = []
+    for w in windows:
+        for _day, iv in window_occurrences(w, start, end, zone):
+            s, e = max(iv.start, start), min(iv.end, end)
+            if e > s:
+                out.append(Interval(s, e))
+    out.sort(key=lambda iv: (iv.start, iv.end))
+    return out
+
+
+def expand_rules(rules: Iterable[ProtectRule], start: datetime, end: datetime, zone: ZoneInfo) -> list[Block]:
+    """Protected blocks of the ideal week overlapping ``[start, end)`` (not clipped), sorted by start."""
+    blocks: list[Block] = []
+    for rule in rules:
+        rid = rule.rule_id()
+        for day, iv in window_occurrences(rule, start, end, zone):
+            blocks.append(
+                Block(
+                    id=f"{rid}:{day.isoformat()}",
+                    category=rule.category,
+                    policy=rule.policy,
+                    start=iv.start,
+                    end=iv.end,
+                    source="rule",
+                    title=rule.title,
+                )
+            )
+    blocks.sort(key=lambda b: (b.start, b.id))
+    return blocks
+
+
+def iso_week_bounds(t: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start and end (UTC) of the local ISO week (Monday 00:00 to next Monday 00:00) containing ``t``."""
+    d = t.astimezone(zone).date()
+    monday = d - timedelta(days=d.weekday())
+    return local_instant(monday, time(0), zone), local_instant(monday + timedelta(days=7), time(0), zone)
+
+
+def iso_week_label(t: datetime, zone: ZoneInfo) -> str:
+    """``YYYY-Www`` of the local week containing ``t``."""
+    y, w, _ = t.astimezone(zone).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def week_start_from_label(label: str, zone: ZoneInfo) -> datetime:
+    """UTC start of ISO week ``YYYY-Www``; raises ``ValueError`` when malformed."""
+    try:
+        year_s, week_s = label.upper().split("-W")
+        monday = date.fromisocalendar(int(year_s), int(week_s), 1)
+    except ValueError:
+        raise ValueError(f"invalid week {label!r}: write it like 2026-W48") from None
+    return local_instant(monday, time(0), zone)
