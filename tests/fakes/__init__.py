@@ -1,0 +1,1 @@
+"""Fake services on loopback for the provider and end-to-end tests."""
