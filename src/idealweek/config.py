@@ -273,6 +273,9 @@ class OutlookAccount(_Model):
     authority: str = "https://login.microsoftonline.com"
     graph_root: str = "https://graph.microsoft.com/v1.0"
     page_size: int = Field(default=100, ge=1, le=1000)
+    ca_bundle: str = ""
+    """PEM file of extra CA certificates to trust for the authority and Graph (a TLS-inspecting proxy, a
+    test CA); relative to the config file.  Empty: the usual trust store.  TLS is never switched off."""
 
 
 Account = Annotated[GoogleAccount | OutlookAccount, Field(discriminator="provider")]
