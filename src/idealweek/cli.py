@@ -168,9 +168,19 @@ def _print_report(report: CycleReport, verbose_ops: bool = True) -> None:
     if verbose_ops:
         if report.ops:
             label = "would apply" if report.dry_run else "applied"
-            print(f"Operations ({label}):")
-            for op in report.ops:
+            print(f"Operations ({label}): " + _count_ops(report))
+            shown = (
+                report.ops
+                if len(report.ops) <= 25 or report.dry_run
+                else [op for op in report.ops if op.key.startswith(("makeup:", "focus:"))]
+            )
+            for op in shown:
                 print("  " + op.describe())
+            if len(shown) < len(report.ops):
+                print(
+                    f"  … and {len(report.ops) - len(shown)} more (protected blocks and mirrors); "
+                    "`idealweek plan` lists every operation"
+                )
         else:
             print("Nothing to change: the calendars already match the plan (0 writes).")
     for name, err in sorted(report.failed.items()):
@@ -186,6 +196,15 @@ def _print_report(report: CycleReport, verbose_ops: bool = True) -> None:
     )
 
 
+def _count_ops(report: CycleReport) -> str:
+    counts: dict[str, int] = {}
+    for op in report.ops:
+        what = op.key.split(":", 1)[0]
+        name = f"{op.kind.value} {what}"
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n}× {k}" for k, n in sorted(counts.items()))
+
+
 def cmd_run(ctx: Context) -> int:
     args = ctx.args
     if not args.once:
@@ -198,7 +217,7 @@ def cmd_run(ctx: Context) -> int:
         report = engine.cycle(force=args.force)
         _log_summary(report)
         if not args.quiet:
-            _print_week(ctx, engine, report)
+            _print_week(ctx, engine, report, ahead=True)
         _print_report(report)
         return 0 if report.ok else 1
     finally:
@@ -211,7 +230,9 @@ def _log_summary(report: CycleReport) -> None:
     structlog.get_logger("idealweek").info("cycle", **report.summary())
 
 
-def _print_week(ctx: Context, engine: Engine, report: CycleReport, offset_weeks: int = 0, label: str = "") -> None:
+def _print_week(
+    ctx: Context, engine: Engine, report: CycleReport, offset_weeks: int = 0, label: str = "", ahead: bool = False
+) -> None:
     from datetime import timedelta
 
     from idealweek.render import render_ledger_text, render_week_text
@@ -220,7 +241,10 @@ def _print_week(ctx: Context, engine: Engine, report: CycleReport, offset_weeks:
     if report.plan is None:
         return
     zone = ctx.settings.zone
-    if label:
+    if ahead:
+        local = report.at.astimezone(zone)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    elif label:
         start = week_start_from_label(label, zone)
     else:
         start, _ = iso_week_bounds(report.at + timedelta(days=7 * offset_weeks), zone)

@@ -105,10 +105,15 @@ def render_week_text(plan: Plan, events: Sequence[Event], start: datetime, zone:
     end = start + timedelta(days=7, hours=2)
     # the local week may be 167 or 169 hours long across DST: cut at local Monday midnight
     local_start = start.astimezone(zone)
-    next_monday = (local_start + timedelta(days=7, hours=12)).replace(hour=0, minute=0)
-    end = next_monday.astimezone(start.tzinfo)
+    week_end = (local_start + timedelta(days=7, hours=12)).replace(hour=0, minute=0)
+    end = week_end.astimezone(start.tzinfo)
     items = week_items(plan, events, start, end)
-    lines = [f"Week {iso_week_label(start, zone)} ({zone.key})", ""]
+    if local_start.weekday() == 0 and local_start.hour == 0:
+        heading = f"Week {iso_week_label(start, zone)} ({zone.key})"
+    else:
+        last = (local_start + timedelta(days=6)).date()
+        heading = f"The week ahead: {local_start:%a %d %b} – {last:%a %d %b} ({zone.key})"
+    lines = [heading, ""]
     day = local_start.date()
     for _ in range(7):
         day_items = [i for i in items if i.start.astimezone(zone).date() == day]
