@@ -1,0 +1,243 @@
+"""The HTTP side of the Google provider: one authorised ``googleapiclient`` service per account,
+request counting, error classification and retries with truncated exponential backoff.
+
+The client library retries only when asked and ignores ``Retry-After``, so it is
+always called with ``num_retries=0`` and retries happen here: 403
+``rateLimitExceeded`` / ``userRateLimitExceeded``, 429, 5xx and connection
+errors are retried with jitter, honouring ``Retry-After``; after the retry
+budget a :class:`~idealweek.errors.TransientError` is raised so the next cycle
+tries again.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httplib2
+import structlog
+
+from idealweek.errors import AuthError, ProviderError, TransientError
+from idealweek.providers.base import RequestCounter
+
+log = structlog.get_logger()
+
+DEFAULT_API_ROOT = "https://www.googleapis.com/calendar/v3/"
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Truncated exponential backoff with jitter; ``sleep`` and ``jitter`` are injectable for tests."""
+
+    attempts: int = 5
+    """Tries in all, the first included."""
+    base: float = 1.0
+    cap: float = 16.0
+    max_wait: float = 60.0
+    """A ``Retry-After`` longer than this is not waited for: the error goes up and the next cycle retries."""
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0)."""
+        if retry_after is not None:
+            return max(0.0, float(retry_after))
+        span = min(self.cap, self.base * (2.0**attempt))
+        return span / 2 + self.jitter() * span / 2
+
+
+class ApiError(ProviderError):
+    """A Google API error that is not worth retrying (the provider maps 404/409/410/412)."""
+
+    def __init__(self, message: str, status: int, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date), ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now()).total_seconds())
+
+
+def error_details(content: bytes | str | None) -> tuple[str, str]:
+    """(reason, message) from a Google error body ``{"error": {"code", "message", "errors": [...]}}``."""
+    if not content:
+        return "", ""
+    try:
+        doc = json.loads(content)
+    except (ValueError, TypeError):
+        return "", ""
+    err = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(err, dict):
+        return "", ""
+    message = str(err.get("message", ""))
+    errors = err.get("errors")
+    reason = ""
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        reason = str(errors[0].get("reason", ""))
+    if not reason:
+        reason = str(err.get("status", ""))
+    return reason, message
+
+
+def request_kind(method: str, uri: str, token_uri: str) -> tuple[str, bool]:
+    """(kind, is_write) of one HTTP request, for the request counter."""
+    if token_uri and uri.startswith(token_uri):
+        return "token", False
+    path = urlsplit(uri).path
+    if "/calendarList" in path:
+        return "calendarList.list", False
+    if method == "GET":
+        return ("events.list", False) if path.rstrip("/").endswith("/events") else ("events.get", False)
+    names = {"POST": "events.insert", "PATCH": "events.patch", "PUT": "events.update", "DELETE": "events.delete"}
+    return names.get(method, method.lower()), True
+
+
+class CountingHttp(httplib2.Http):  # type: ignore[misc]
+    """``httplib2.Http`` that counts every request it sends (API calls and token refreshes)."""
+
+    def __init__(self, counter: RequestCounter, token_uri: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.counter = counter
+        self.token_uri = token_uri
+
+    def request(self, uri: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+        kind, write = request_kind(method, uri, self.token_uri)
+        self.counter.count(kind, write=write)
+        return super().request(uri, method, *args, **kwargs)
+
+    def close_all(self) -> None:
+        for conn in list(self.connections.values()):
+            conn.close()
+        self.connections.clear()
+
+
+def renew_message(account: str) -> str:
+    return (
+        f"the Google sign-in of account {account!r} is no longer valid (invalid_grant: the refresh token "
+        f"expired or was revoked). Sign in again with `idealweek auth google {account}`. Note: OAuth apps "
+        'left in Google\'s "Testing" publishing status get refresh tokens that expire after 7 days; set the '
+        'app to "In production" in Google Cloud console to avoid this.'
+    )
+
+
+@dataclass
+class GoogleClient:
+    """An authorised Calendar v3 service for one account, with retries and request counting.
+
+    ``on_token`` is called with the credentials whenever they were refreshed,
+    so the new access token is written back to the secret store.
+    """
+
+    account: str
+    credentials: Any
+    api_root: str = ""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    counter: RequestCounter = field(default_factory=RequestCounter)
+    on_token: Callable[[Any], None] | None = None
+    timeout: float = 30.0
+    service: Any = field(init=False)
+    _http: CountingHttp = field(init=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        from google_auth_httplib2 import AuthorizedHttp  # type: ignore[import-untyped]
+        from googleapiclient.discovery import build
+
+        token_uri = str(getattr(self.credentials, "token_uri", "") or "")
+        self._http = CountingHttp(self.counter, token_uri, self.timeout)
+        authed = AuthorizedHttp(self.credentials, http=self._http)
+        options = {"api_endpoint": self.api_root} if self.api_root else None
+        self.service = build(
+            "calendar",
+            "v3",
+            http=authed,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options=options,
+        )
+
+    def execute(self, request: Any, what: str) -> Any:
+        """Run one API request with retries; raises TransientError, AuthError or ApiError."""
+        from google.auth.exceptions import RefreshError, TransportError
+        from googleapiclient.errors import HttpError
+
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            with self._lock:
+                token_before = self.credentials.token
+                try:
+                    return request.execute(num_retries=0)
+                except HttpError as exc:
+                    status = int(exc.resp.status)
+                    reason, message = error_details(exc.content)
+                    retryable = status in RETRY_STATUSES or (status == 403 and reason in RATE_LIMIT_REASONS)
+                    if not retryable:
+                        if status == 401:
+                            raise AuthError(
+                                f"Google refused the sign-in of account {self.account!r} ({what}: {message or 401}); "
+                                f"sign in again with `idealweek auth google {self.account}`"
+                            ) from None
+                        raise ApiError(f"{what}: HTTP {status} {reason} {message}".rstrip(), status, reason) from None
+                    retry_after = parse_retry_after(exc.resp.get("retry-after"))
+                    problem = f"HTTP {status} {reason}".rstrip()
+                except RefreshError as exc:
+                    if "invalid_grant" in str(exc):
+                        raise AuthError(renew_message(self.account)) from None
+                    if getattr(exc, "retryable", False):
+                        problem = "token refresh failed (retryable)"
+                    else:
+                        raise AuthError(
+                            f"cannot refresh the Google sign-in of account {self.account!r}: {_first_line(exc)}; "
+                            f"sign in again with `idealweek auth google {self.account}`"
+                        ) from None
+                except (TransportError, httplib2.HttpLib2Error, OSError, http.client.HTTPException) as exc:
+                    problem = f"connection error: {type(exc).__name__}"
+                finally:
+                    if self.credentials.token != token_before and self.on_token is not None:
+                        self.on_token(self.credentials)
+            if attempt + 1 >= self.retry.attempts:
+                raise TransientError(
+                    f"Google {what}: {problem}, still failing after {self.retry.attempts} tries", retry_after
+                )
+            wait = self.retry.delay(attempt, retry_after)
+            if wait > self.retry.max_wait:
+                raise TransientError(f"Google {what}: {problem}; asked to wait {wait:.0f}s", retry_after)
+            log.warning("google request failed, retrying", what=what, problem=problem, wait=round(wait, 2))
+            self.retry.sleep(wait)
+            attempt += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._http.close_all()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc.args[0]) if exc.args else str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,250 @@
+"""The Google Calendar provider (API v3): incremental sync and safe write-back.
+
+* Full sync: ``events.list`` with ``singleEvents=true``, ``maxResults=2500``,
+  following every ``pageToken``; the new token is the ``nextSyncToken`` of the
+  last page.  Incremental sync passes only ``syncToken`` (plus
+  ``singleEvents``/``maxResults``/``pageToken``, which Google allows);
+  ``410 fullSyncRequired`` → full sync (``ChangeSet.full``).
+* Writes: deterministic ids, ``sendUpdates=none``, no attendees; updates are
+  ``patch`` with ``If-Match`` (they never touch the title or description: the
+  user's edits win); ``409`` → :class:`AlreadyExists`, telling a deleted event
+  (``deleted=True``) from a live one (:class:`EventExists` carries it);
+  ``412`` → :class:`PreconditionFailed`; deleting a deleted event is fine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
+from idealweek.model import DesiredEvent, Event, Kind
+from idealweek.providers.base import ChangeSet, RequestCounter
+from idealweek.providers.google.client import ApiError, GoogleClient
+from idealweek.providers.google.mapping import (
+    OWNED_PROPERTY,
+    OWNED_VALUE,
+    event_from_json,
+    event_id,
+    insert_body,
+    is_cancelled,
+    patch_body,
+    zone_or,
+)
+
+log = structlog.get_logger()
+
+PAGE_SIZE = 2500
+GONE = (404, 410)
+
+
+class EventExists(AlreadyExists):
+    """``409``: a live event already has this id; ``existing`` is that event (ours when it carries our tag)."""
+
+    def __init__(self, message: str, existing: Event) -> None:
+        super().__init__(message, deleted=False)
+        self.existing = existing
+
+
+class GoogleProvider:
+    """One Google calendar (``calendar_id``) of one signed-in account."""
+
+    def __init__(
+        self,
+        name: str,
+        client: GoogleClient,
+        calendar_id: str = "primary",
+        *,
+        writable: bool = True,
+        zone: ZoneInfo | None = None,
+        focus_time: bool = False,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.calendar_id = calendar_id or "primary"
+        self.writable = writable
+        self.zone = zone or ZoneInfo("UTC")
+        self.focus_time = focus_time
+        """Write focus blocks as ``eventType: focusTime`` (only honoured on the primary calendar)."""
+        self.page_size = min(PAGE_SIZE, page_size)
+        self.requests: RequestCounter = client.counter
+        self._log = log.bind(calendar=name)
+
+    @property
+    def _events(self) -> Any:
+        return self.client.service.events()
+
+    # -- reading --------------------------------------------------------------
+    def read_changes(self, token: str | None) -> ChangeSet:
+        if token is not None:
+            try:
+                return self._list(sync_token=token)
+            except ApiError as exc:
+                if exc.status != 410:
+                    raise
+                self._log.info("google sync token expired, doing a full sync", reason=exc.reason)
+        return self._list(sync_token=None)
+
+    def _list(self, sync_token: str | None, owned_only: bool = False) -> ChangeSet:
+        params: dict[str, Any] = {"calendarId": self.calendar_id, "singleEvents": True, "maxResults": self.page_size}
+        if sync_token is not None:
+            params["syncToken"] = sync_token
+        if owned_only:
+            params["privateExtendedProperty"] = f"{OWNED_PROPERTY}={OWNED_VALUE}"
+        upserts: dict[str, Event] = {}
+        removed: dict[str, None] = {}
+        page_token: str | None = None
+        pages = 0
+        while True:
+            request = self._events.list(**params, pageToken=page_token) if page_token else self._events.list(**params)
+            page = self.client.execute(request, "events.list")
+            pages += 1
+            zone = zone_or(page.get("timeZone"), self.zone)
+            for item in page.get("items") or []:
+                uid = item.get("id")
+                if not isinstance(uid, str) or not uid:
+                    continue
+                if is_cancelled(item):
+                    upserts.pop(uid, None)
+                    if sync_token is not None:
+                        removed[uid] = None
+                    continue
+                try:
+                    event = event_from_json(self.name, item, zone)
+                except (ValueError, TypeError) as exc:
+                    self._log.warning("skipping an unreadable Google event", event_id=uid, problem=str(exc))
+                    continue
+                removed.pop(uid, None)
+                upserts[uid] = event
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                new_token = page.get("nextSyncToken")
+                break
+        if new_token is None and not owned_only:
+            self._log.warning("google returned no sync token; the next read will be a full sync")
+        self._log.debug("google events read", pages=pages, upserts=len(upserts), removed=len(removed))
+        return ChangeSet(
+            full=sync_token is None,
+            upserts=list(upserts.values()),
+            removed=list(removed),
+            token=str(new_token) if new_token else None,
+        )
+
+    def list_owned(self) -> list[Event]:
+        events = self._list(sync_token=None, owned_only=True).upserts
+        return sorted((e for e in events if e.tag is not None), key=lambda e: e.uid)
+
+    def get(self, uid: str) -> Event | None:
+        """The event ``uid`` as it is now; ``None`` when it is gone or cancelled."""
+        try:
+            item = self.client.execute(self._events.get(calendarId=self.calendar_id, eventId=uid), "events.get")
+        except ApiError as exc:
+            if exc.status in GONE:
+                return None
+            raise
+        if is_cancelled(item):
+            return None
+        return event_from_json(self.name, item, self.zone)
+
+    # -- writing -------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if not self.writable:
+            raise NotOwned(f"{self.name}: calendar is read-only for idealweek (no blocks/focus/mirror role)")
+
+    def _check_owned(self, existing: Event) -> None:
+        if existing.tag is None:
+            raise NotOwned(f"{self.name}: event {existing.uid} is not idealweek's; it is never modified")
+
+    def _use_focus_time(self, desired: DesiredEvent) -> bool:
+        wanted = desired.focus_time or (self.focus_time and desired.kind == Kind.FOCUS)
+        return wanted and self.calendar_id == "primary"
+
+    def create(self, desired: DesiredEvent) -> Event:
+        self._check_writable()
+        body = insert_body(desired, self.zone, focus_time=self._use_focus_time(desired))
+        request = self._events.insert(calendarId=self.calendar_id, body=body, sendUpdates="none")
+        try:
+            item = self.client.execute(request, "events.insert")
+        except ApiError as exc:
+            if exc.status == 409:
+                raise self._exists(body["id"]) from None
+            raise
+        self._log.debug("google event created", event_id=body["id"], title=desired.title)
+        return event_from_json(self.name, item, self.zone)
+
+    def _exists(self, uid: str) -> AlreadyExists:
+        """What a ``409`` on insert means: the id is taken by a deleted event, or by a live one."""
+        try:
+            item = self.client.execute(self._events.get(calendarId=self.calendar_id, eventId=uid), "events.get")
+        except ApiError as exc:
+            if exc.status in GONE:
+                return AlreadyExists(f"{self.name}: event id {uid} belonged to a deleted event", deleted=True)
+            raise
+        if is_cancelled(item):
+            return AlreadyExists(f"{self.name}: event id {uid} belonged to a deleted event", deleted=True)
+        return EventExists(f"{self.name}: event id {uid} exists already", event_from_json(self.name, item, self.zone))
+
+    def _etag_of_owned(self, existing: Event) -> str | None:
+        """The etag to write against; ``None`` when the event is gone.  Reads the event when no etag is known."""
+        if existing.etag:
+            return existing.etag
+        current = self.get(existing.uid)
+        if current is None:
+            return None
+        self._check_owned(current)
+        return current.etag
+
+    def update(self, existing: Event, desired: DesiredEvent) -> Event:
+        self._check_writable()
+        self._check_owned(existing)
+        etag = self._etag_of_owned(existing)
+        if etag is None:
+            raise NotFound(f"{self.name}: event {existing.uid} is gone")
+        request = self._events.patch(
+            calendarId=self.calendar_id, eventId=existing.uid, body=patch_body(desired, self.zone), sendUpdates="none"
+        )
+        request.headers["If-Match"] = etag
+        try:
+            item = self.client.execute(request, "events.patch")
+        except ApiError as exc:
+            if exc.status == 412:
+                raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read") from None
+            if exc.status in GONE:
+                raise NotFound(f"{self.name}: event {existing.uid} is gone") from None
+            raise
+        if is_cancelled(item):
+            raise NotFound(f"{self.name}: event {existing.uid} is gone")
+        return event_from_json(self.name, item, self.zone)
+
+    def delete(self, existing: Event) -> None:
+        self._check_writable()
+        self._check_owned(existing)
+        etag = self._etag_of_owned(existing)
+        if etag is None:
+            return
+        request = self._events.delete(calendarId=self.calendar_id, eventId=existing.uid, sendUpdates="none")
+        request.headers["If-Match"] = etag
+        try:
+            self.client.execute(request, "events.delete")
+        except ApiError as exc:
+            if exc.status in GONE:
+                return
+            if exc.status == 412:
+                if self.get(existing.uid) is None:
+                    return  # deleted meanwhile: what we wanted
+                raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read") from None
+            raise
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def expected_id(desired: DesiredEvent) -> str:
+    """The id :meth:`GoogleProvider.create` gives ``desired`` (for callers that look it up)."""
+    return event_id(desired.key)
+
+
+__all__ = ["EventExists", "GoogleProvider", "ProviderError", "expected_id"]
