@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+LINK_SAFE = "$'(),"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "data" / "graph" / "graph-calendar-subset.json"
 _PROP_ID_RE = re.compile(
     r"^String \{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\} Name \S+$"
@@ -126,7 +127,7 @@ class SchemaValidator:
         if value is None:
             return [] if schema.get("nullable") or "allOf" in schema or "type" not in schema else [f"{where}: null"]
         if "anyOf" in schema or "oneOf" in schema:
-            options = schema.get("anyOf") or schema.get("oneOf")
+            options = schema.get("anyOf") or schema.get("oneOf") or []
             results = [self._check(value, o, path) for o in options]
             return [] if any(not r for r in results) else results[0]
         if "allOf" in schema or schema.get("type") == "object" or "properties" in schema:
@@ -628,11 +629,15 @@ class FakeGraph:
             self._pages[token] = _Page(
                 page.calendar, page.start, page.end, page.items, page.offset + size, page.version, path
             )
-            out["@odata.nextLink"] = f"{self.root_hint}{path[len('/v1.0') :]}?{urlencode({'$skiptoken': token})}"
+            out["@odata.nextLink"] = (
+                f"{self.root_hint}{path[len('/v1.0') :]}?{urlencode({'$skiptoken': token}, safe='$')}"
+            )
         else:
             token = f"delta{next(self._ids)}"
             self._delta_states[token] = (page.calendar, page.start, page.end, page.version)
-            out["@odata.deltaLink"] = f"{self.root_hint}{path[len('/v1.0') :]}?{urlencode({'$deltatoken': token})}"
+            out["@odata.deltaLink"] = (
+                f"{self.root_hint}{path[len('/v1.0') :]}?{urlencode({'$deltatoken': token}, safe='$')}"
+            )
         return out
 
     root_hint = ""
@@ -646,7 +651,7 @@ class FakeGraph:
         out: dict[str, Any] = {"value": items[skip : skip + size]}
         if skip + size < len(items):
             q = {k: v[0] for k, v in query.items()} | {"$skip": str(skip + size)}
-            out["@odata.nextLink"] = f"{self.root_hint}{path[len('/v1.0') :]}?{urlencode(q)}"
+            out["@odata.nextLink"] = f"{self.root_hint}{path[len('/v1.0') :]}?{urlencode(q, safe=LINK_SAFE)}"
         return out
 
     def _view(self, cid: str, query: dict[str, list[str]], prefer: dict[str, str]) -> dict[str, Any]:
