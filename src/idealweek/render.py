@@ -1,16 +1,30 @@
-"""Pictures of the week and of the ledger (terminal text here; HTML/SVG build on :func:`week_items`)."""
+"""Pictures of the week and of the ledger.
+
+This module holds what every form shares: the items to draw (:func:`week_items`),
+the week as days of real elapsed time (:func:`week_view`), the plain-text agenda
+and ledger.  The forms live beside it: ``render_grid`` (terminal grid, plain or
+rich), ``render_svg`` (self-contained SVG and HTML), ``review`` (statistics over
+weeks).  ``write_week_files`` and ``review_command`` are what the CLI calls.
+"""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.model import DesiredEvent, Event, Kind, Policy
-from idealweek.planner import Plan, base_key
-from idealweek.week import iso_week_label
+from idealweek.planner import Plan, WeekFigures, base_key
+from idealweek.week import iso_week_label, local_instant
+
+if TYPE_CHECKING:
+    import argparse
+
+    from idealweek.cli import Context
+    from idealweek.engine import CycleReport, Engine
 
 
 class ItemKind(enum.StrEnum):
@@ -154,3 +168,174 @@ def render_ledger_text(plan: Plan, zone: ZoneInfo) -> str:
             f"  unplaced {st.unplaced}"
         )
     return "\n".join(lines)
+
+
+# -- the week as days of real elapsed time ---------------------------------------------
+
+
+COLOUR = {
+    ItemKind.MEETING: "#4a78c2",
+    ItemKind.PROTECTED: "#6dbb7e",
+    ItemKind.PERSONAL: "#a77bd1",
+    ItemKind.INTRUSION: "#e0533d",
+    ItemKind.VIOLATION: "#8e1b1b",
+    ItemKind.MAKEUP: "#f0a22e",
+    ItemKind.FOCUS: "#2a9d9d",
+    ItemKind.MIRROR: "#8c8c8c",
+}
+"""One colour per kind, shared by the SVG, the HTML page and the rich terminal grid."""
+
+
+@dataclass(frozen=True)
+class Day:
+    """One local day: from local midnight to the next, however long that is (23, 24 or 25 h)."""
+
+    date: date
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+    def hours(self, zone: ZoneInfo) -> list[tuple[int, datetime]]:
+        """(elapsed minutes since local midnight, instant) of every local full hour in the day."""
+        out: list[tuple[int, datetime]] = []
+        # walk the real timeline in quarter hours: a repeated hour (fold) is listed twice, a skipped one not at all
+        t = self.start
+        while t < self.end:
+            if t.astimezone(zone).minute == 0:
+                out.append((int((t - self.start).total_seconds() // 60), t))
+            t += timedelta(minutes=15)
+        return out
+
+
+@dataclass(frozen=True)
+class WeekView:
+    """Everything a picture of one week needs."""
+
+    label: str
+    zone: ZoneInfo
+    start: datetime
+    end: datetime
+    days: tuple[Day, ...]
+    items: tuple[Item, ...]
+    figures: WeekFigures
+    debts_open_min: int = 0
+    debts_overdue_min: int = 0
+
+    def item_minutes(self, kind: ItemKind) -> int:
+        return sum(int((i.end - i.start).total_seconds() // 60) for i in self.items if i.kind == kind)
+
+
+def week_days(start: datetime, zone: ZoneInfo) -> tuple[Day, ...]:
+    """The seven local days of the week starting at ``start`` (local Monday midnight)."""
+    monday = start.astimezone(zone).date()
+    days = []
+    for n in range(7):
+        d = monday + timedelta(days=n)
+        days.append(Day(d, local_instant(d, time(0), zone), local_instant(d + timedelta(days=1), time(0), zone)))
+    return tuple(days)
+
+
+def week_view(plan: Plan, events: Sequence[Event], start: datetime, zone: ZoneInfo) -> WeekView:
+    """The week starting at ``start`` (a local Monday midnight) as days, items and figures."""
+    days = week_days(start, zone)
+    end = days[-1].end
+    label = iso_week_label(start, zone)
+    items = tuple(week_items(plan, events, start, end))
+    figures = next((w for w in plan.weeks if w.week == label), None)
+    if figures is None:
+        figures = WeekFigures(week=label, focus_target_min=0)
+    return WeekView(label, zone, start, end, days, items, figures)
+
+
+def totals_lines(view: WeekView) -> list[str]:
+    """The week's totals as short lines (same words in every form)."""
+    f = view.figures
+
+    def h(minutes: int) -> str:
+        return f"{minutes / 60:.1f} h"
+
+    return [
+        f"protected {h(f.protected_min)} · kept {h(f.kept_min)} · lost to meetings {h(f.lost_min)}"
+        f" · made up {h(f.made_up_min)}",
+        f"meetings {h(f.meeting_min)} · focus {h(f.focus_planned_min)} planned of {h(f.focus_target_min)}"
+        f" · boundary violations {f.violations} ({h(f.violation_min)})",
+        f"debt from this week {h(f.debt_min)} · open {h(f.debt_open_min)} · overdue {h(f.debt_overdue_min)}"
+        f" · waived {h(f.debt_waived_min)}",
+    ]
+
+
+# -- entry points for the CLI --------------------------------------------------------------
+
+
+def view_for_args(ctx: Context, engine: Engine, report: CycleReport, args: argparse.Namespace) -> WeekView | None:
+    """The week the command line asks for (``--week``, ``--next``, ``--prev``; default this week)."""
+    from idealweek.week import iso_week_bounds, week_start_from_label
+
+    if report.plan is None:
+        return None
+    zone = ctx.settings.zone
+    label = getattr(args, "week", None) or ""
+    offset = 1 if getattr(args, "next", False) else -1 if getattr(args, "prev", False) else 0
+    if label:
+        try:
+            start = week_start_from_label(label, zone)
+        except ValueError as exc:
+            from idealweek.errors import UserError
+
+            raise UserError(str(exc)) from None
+    else:
+        start, _ = iso_week_bounds(report.at + timedelta(days=7 * offset), zone)
+    events = engine.store.events()
+    plan = plan_covering(engine, report.plan, events, start)
+    return week_view(plan, events, start, zone)
+
+
+def plan_covering(engine: Engine, plan: Plan, events: Sequence[Event], start: datetime) -> Plan:
+    """A plan that sees the whole week at ``start``: a past week is planned again as of its end."""
+    from idealweek.planner import PlanInput
+    from idealweek.planner import plan as make_plan
+
+    s = engine.settings
+    lookback = plan.now - s.catch_up.within - timedelta(days=1)
+    if start >= lookback:
+        return plan
+    store = engine.store
+    week_end = start + timedelta(days=7, hours=2)
+    inp = PlanInput(
+        now=min(week_end, plan.now),
+        settings=s,
+        events=events,
+        final_debts=store.final_debts(),
+        paid_final=store.paid_final(),
+        recorded_payments=store.recorded_payments(),
+        waived=store.waived(),
+        tombstones=store.tombstones(),
+    )
+    return make_plan(inp)
+
+
+def write_week_files(ctx: Context, engine: Engine, report: CycleReport, args: argparse.Namespace) -> None:
+    """``idealweek week --html FILE / --svg FILE``: write self-contained pictures of the week."""
+    from pathlib import Path
+
+    from idealweek.render_svg import week_html, week_svg
+
+    view = view_for_args(ctx, engine, report, args)
+    if view is None:
+        return
+    if args.html:
+        Path(args.html).write_text(week_html(view), encoding="utf-8")
+        print(f"wrote {args.html}")
+    if args.svg:
+        Path(args.svg).write_text(week_svg(view, standalone=True), encoding="utf-8")
+        print(f"wrote {args.svg}")
+
+
+def review_command(ctx: Context) -> int:
+    """``idealweek review``: statistics over past weeks."""
+    from idealweek.review import command
+
+    return command(ctx)
