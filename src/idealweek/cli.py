@@ -245,13 +245,32 @@ def _print_week(
         local = report.at.astimezone(zone)
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     elif label:
-        start = week_start_from_label(label, zone)
+        try:
+            start = week_start_from_label(label, zone)
+        except ValueError as exc:
+            from idealweek.errors import UserError
+
+            raise UserError(str(exc)) from None
     else:
         start, _ = iso_week_bounds(report.at + timedelta(days=7 * offset_weeks), zone)
     events = engine.store.events()
-    print(render_week_text(report.plan, events, start, zone))
+    plan = report.plan
+    if not ahead:
+        from idealweek.render import plan_covering, week_view
+        from idealweek.render_grid import render_grid_rich, render_grid_text
+
+        plan = plan_covering(engine, plan, events, start)
+        view = week_view(plan, events, start, zone)
+        if sys.stdout.isatty():
+            from rich.console import Console
+
+            Console().print(render_grid_rich(view))
+        else:
+            print(render_grid_text(view))
+        print()
+    print(render_week_text(plan, events, start, zone))
     print()
-    print(render_ledger_text(report.plan, zone))
+    print(render_ledger_text(plan, zone))
     print()
 
 
