@@ -794,7 +794,7 @@ class GoogleFake:
             items = [self._as_listed(e, incremental=False) for e in self._filtered(cal, params)]
         size = min(max_results, max(1, self.page_size))
         pages = [items[i : i + size] for i in range(0, len(items), size)] or [[]]
-        if self.empty_pages:
+        if self.empty_pages and items:
             spaced: list[list[dict[str, Any]]] = [[]]
             for i, page in enumerate(pages):
                 spaced.append(page)
@@ -1197,3 +1197,24 @@ def signed_in(fake: GoogleFake, account: str = "work", store: Any = None) -> Any
     store = store if store is not None else MemoryStore()
     store.set(f"token:{account}", fake.issue_token())
     return store
+
+
+def google_provider(
+    fake: GoogleFake,
+    name: str = "work",
+    *,
+    calendars: Mapping[str, Mapping[str, Any]] | None = None,
+    sleeps: list[float] | None = None,
+    attempts: int = 5,
+    store: Any = None,
+    **settings: Any,
+) -> Any:
+    """A :class:`GoogleProvider` for calendar ``name`` on ``fake``; backoff sleeps are recorded, not slept."""
+    from pathlib import Path
+
+    from idealweek.providers.google import RetryPolicy, make_provider
+
+    record = sleeps if sleeps is not None else []
+    retry = RetryPolicy(attempts=attempts, sleep=record.append, jitter=lambda: 0.5)
+    cfg = google_settings(fake, calendars, **settings)
+    return make_provider(cfg, Path("config.toml"), name, store if store is not None else signed_in(fake), retry=retry)

@@ -211,6 +211,9 @@ class GoogleProvider:
             item = self.client.execute(request, "events.patch")
         except ApiError as exc:
             if exc.status == 412:
+                current = self.get(existing.uid)
+                if current is not None and _matches(current, desired):
+                    return current  # our own earlier try went through (its answer was lost)
                 raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read") from None
             if exc.status in GONE:
                 raise NotFound(f"{self.name}: event {existing.uid} is gone") from None
@@ -240,6 +243,17 @@ class GoogleProvider:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _matches(event: Event, desired: DesiredEvent) -> bool:
+    """True when ``event`` already is what ``desired`` asks an update to make of it."""
+    return (
+        event.tag == desired.tag
+        and event.start == desired.start
+        and event.end == desired.end
+        and event.busy == desired.busy
+        and event.private == desired.private
+    )
 
 
 def expected_id(desired: DesiredEvent) -> str:
