@@ -19,6 +19,7 @@ import structlog
 
 from idealweek.config import OutlookAccount
 from idealweek.errors import AuthError, TransientError, UserError
+from idealweek.providers.outlook_http import make_session
 from idealweek.secrets import SecretStore
 
 log = structlog.get_logger(__name__)
@@ -81,8 +82,7 @@ class MsalTokens:
                 cache.deserialize(stored)
             except ValueError:
                 log.warning("outlook.token_cache_unreadable", account=self.account)
-        session = requests.Session()
-        session.verify = self.verify
+        session = make_session(self.verify)
         authority = f"{self.acct.authority.rstrip('/')}/{self.acct.tenant}"
         host = urlparse(authority).hostname or ""
         try:

@@ -45,6 +45,27 @@ def mailbox_semaphore(key: str) -> threading.BoundedSemaphore:
         return sem
 
 
+class _PinnedSession(requests.Session):
+    """A session whose CA bundle wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` (requests lets those win)."""
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self.verify = ca_bundle
+        self._ca_bundle = ca_bundle
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self._ca_bundle
+        return settings
+
+
+def make_session(verify: bool | str = True) -> requests.Session:
+    """A requests session that verifies TLS against ``verify`` (a CA bundle path) or the usual trust store."""
+    if isinstance(verify, str):
+        return _PinnedSession(verify)
+    return requests.Session()
+
+
 class TokenSource(Protocol):
     """Hands out bearer tokens; ``force_refresh`` after the service rejected one."""
 
@@ -120,9 +141,7 @@ class GraphClient:
         self.label = label
         self.page_size = page_size
         self._own_session = session is None
-        self.session = session or requests.Session()
-        if self._own_session:
-            self.session.verify = verify
+        self.session = session or make_session(verify)
         self.policy = policy
         self._sleep = sleep
         self._jitter = jitter
