@@ -1,45 +1,367 @@
-"""The long-running service: sync cycles on a schedule.
+"""The long-running service: sync cycles on a schedule, signals, systemd notify.
 
-A plain loop for now: a cycle at start-up and then every ``sync_interval``;
-a failing cycle is logged and retried on the next tick.
+* APScheduler 3 (``BackgroundScheduler``) runs the jobs; the main thread only
+  waits for signals.  Jobs that touch the state database run one at a time on a
+  single worker thread: the sync job (every ``sync_interval`` with a little
+  jitter, ``max_instances=1``, missed runs coalesced, one at start-up) and the
+  daily job that finalises the statistics of weeks that have ended.
+* The providers (HTTP clients, sign-ins) live as long as the configuration;
+  the state database is opened for each job, so a job never shares a SQLite
+  connection with another thread and a deleted database is simply started
+  afresh.
+* A failing cycle is retried with exponential backoff: first sooner than the
+  regular interval (a blip heals quickly), then less often (a broken service
+  is not hammered), back to the interval after the next good cycle.  The
+  engine already isolates calendars: one account's failure leaves the others
+  running.
+* SIGTERM/SIGINT: the engine finishes the write in progress, records it and
+  applies nothing more; the process exits 0.  SIGHUP: the config is read
+  again; a bad one is rejected with a log line and the old one keeps running,
+  a good one rebuilds the providers before the next cycle (run at once).
+* systemd: ``READY=1`` after the first cycle that read calendars,
+  ``WATCHDOG=1`` after each cycle and from a keep-alive job that stays silent
+  while a cycle hangs, ``STATUS=`` next cycle, open debt, last error.
 """
 
 from __future__ import annotations
 
+import random
 import signal
 import threading
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from idealweek.errors import IdealweekError
+from idealweek import config as cfg
+from idealweek.engine import Clock, CycleReport, Engine, system_clock
+from idealweek.errors import ConfigError, IdealweekError
+from idealweek.sdnotify import Notifier
+from idealweek.store import Store
 
 if TYPE_CHECKING:
     from idealweek.cli import Context
+    from idealweek.providers.base import Provider
 
-log = structlog.get_logger(__name__)
+log = structlog.get_logger("idealweek.daemon")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+DAILY_AT = (0, 5)
+"""Local time of the daily job (hour, minute): just after a week ends on Sunday night."""
 
 
 def run_forever(ctx: Context) -> int:
-    store = ctx.open_store()
-    engine = ctx.engine(store)
-    stop = threading.Event()
+    """``idealweek run``: cycles until SIGTERM; 0 after a clean stop."""
+    return Service(ctx).run()
 
-    def on_term(_signo: int, _frame: Any) -> None:
-        engine.stop_requested = True
-        stop.set()
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    interval = ctx.settings.sync_interval.total_seconds()
-    try:
-        while not stop.is_set():
+def backoff(failures: int, interval: float, rng: random.Random | None = None) -> float:
+    """Seconds until the next attempt after ``failures`` failed cycles in a row (≥ 1).
+
+    Starts at ``min(interval, 10 s)`` and doubles up to ``max(interval, 10 min)``, with ±10 % jitter.
+    """
+    base = min(interval, 10.0)
+    cap = max(interval, 600.0)
+    delay: float = min(base * 2.0 ** min(failures - 1, 30), cap)
+    factor: float = (rng or random).uniform(0.9, 1.1)
+    return delay * factor
+
+
+def jitter_for(interval: float) -> float:
+    """Jitter added to each regular run: a tenth of the interval, at most 5 s."""
+    return min(interval / 10, 5.0)
+
+
+@dataclass
+class Loaded:
+    """One configuration with the providers built for it."""
+
+    settings: cfg.Settings
+    providers: dict[str, Provider]
+
+
+class Service:
+    """The daemon: owns the scheduler, the current configuration and the systemd conversation."""
+
+    def __init__(self, ctx: Context, notifier: Notifier | None = None, clock: Clock = system_clock) -> None:
+        self.ctx = ctx
+        self.clock = clock
+        self.notifier = notifier or Notifier()
+        self.current = self.build(ctx.settings)
+        self._pending: Loaded | None = None
+        self._work = threading.Lock()
+        self._signals: deque[int] = deque()
+        self._stopping = False
+        self._engine: Engine | None = None
+        self._cycle_started: float | None = None
+        self._failures = 0
+        self._ready = False
+        self._force_once = bool(getattr(ctx.args, "force", False))
+        self._last_error = ""
+        self._last: dict[str, object] = {}
+        self.cycles = 0
+        self.scheduler = self._make_scheduler()
+
+    # -- configuration ------------------------------------------------------------
+    def build(self, settings: cfg.Settings) -> Loaded:
+        """Providers for ``settings``; raises a UserError when e.g. no secret store can be opened."""
+        from idealweek.providers.factory import make_provider
+
+        ctx = replace(self.ctx, settings=settings)
+        secrets = ctx.secrets()
+        providers = {name: make_provider(settings, ctx.config_path, name, secrets) for name in settings.calendars}
+        return Loaded(settings, providers)
+
+    def reload(self) -> bool:
+        """SIGHUP: read the config again; keep the running one when the new one is bad."""
+        path = self.ctx.config_path
+        self.notifier.reloading()
+        try:
+            settings = cfg.load(path)
+            loaded = self.build(settings)
+        except ConfigError as exc:
+            log.error("reload.rejected", config=str(path), problems=exc.problems, kept="the previous configuration")
+            self._last_error = f"config reload rejected ({len(exc.problems)} problems); previous config kept"
+            self._notify_ready()
+            return False
+        except IdealweekError as exc:
+            log.error("reload.rejected", config=str(path), error=str(exc), kept="the previous configuration")
+            self._last_error = f"config reload rejected: {exc}; previous config kept"
+            self._notify_ready()
+            return False
+        old = self.current.settings
+        self._pending = loaded
+        from idealweek import log as logsetup
+
+        args = self.ctx.args
+        logsetup.setup(args.log_level or settings.log.level, args.log_format or settings.log.format)
+        if settings.sync_interval != old.sync_interval:
+            self.scheduler.reschedule_job("sync", trigger=self._sync_trigger(settings))
+        if settings.timezone != old.timezone:
+            self.scheduler.reschedule_job("daily", trigger=self._daily_trigger(settings))
+        self._last_error = ""
+        self.scheduler.modify_job("sync", next_run_time=self.clock())
+        log.info("reload.accepted", config=str(path), calendars=len(settings.calendars))
+        self._notify_ready()
+        return True
+
+    # -- scheduling ---------------------------------------------------------------
+    def _make_scheduler(self) -> Any:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        return BackgroundScheduler(
+            timezone="UTC",
+            executors={"default": ThreadPoolExecutor(1), "watchdog": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    def _sync_trigger(self, settings: cfg.Settings) -> Any:
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        seconds = settings.sync_interval.total_seconds()
+        return IntervalTrigger(seconds=seconds, jitter=jitter_for(seconds), timezone="UTC")
+
+    def _daily_trigger(self, settings: cfg.Settings) -> Any:
+        from apscheduler.triggers.cron import CronTrigger
+
+        return CronTrigger(hour=DAILY_AT[0], minute=DAILY_AT[1], timezone=settings.zone)
+
+    def start(self) -> None:
+        """Start the scheduler: a cycle now, then every interval; the daily job now and each night."""
+        now = self.clock()
+        s = self.current.settings
+        self.scheduler.add_job(self.sync_job, self._sync_trigger(s), id="sync", next_run_time=now)
+        self.scheduler.add_job(
+            self.daily_job, self._daily_trigger(s), id="daily", next_run_time=now + timedelta(seconds=1)
+        )
+        wd = self.notifier.watchdog_interval
+        if wd is not None:
+            self.scheduler.add_job(
+                self.keepalive_job, "interval", seconds=max(wd / 2, 0.5), id="watchdog", executor="watchdog"
+            )
+        self.scheduler.start()
+        self.notifier.status("starting: first sync cycle")
+
+    def run(self) -> int:
+        """Run until a stop signal; returns the exit code."""
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        old_handlers = {s: signal.signal(s, self._on_signal) for s in HANDLED}
+        log.info(
+            "daemon.start",
+            config=str(self.ctx.config_path),
+            interval_s=self.current.settings.sync_interval.total_seconds(),
+            calendars=len(self.current.settings.calendars),
+            notify=self.notifier.enabled,
+            watchdog_s=self.notifier.watchdog_interval,
+        )
+        try:
+            self.start()
+            while True:
+                got = signal.sigtimedwait(HANDLED, 1.0)
+                if got is not None:
+                    self._signals.append(got.si_signo)
+                if self._handle_signals():
+                    break
+            self.stop()
+        finally:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        return 0
+
+    def _on_signal(self, signo: int, _frame: Any) -> None:
+        """Fallback for a signal delivered while it was not blocked: queue it for the main loop."""
+        if signo in STOP_SIGNALS:
+            self.request_stop()
+        self._signals.append(signo)
+
+    def _handle_signals(self) -> bool:
+        """Process queued signals; ``True`` when the daemon should stop."""
+        while self._signals:
+            signo = self._signals.popleft()
+            if signo in STOP_SIGNALS:
+                log.info("daemon.stopping", signal=signal.Signals(signo).name)
+                self.request_stop()
+                return True
+            if signo == signal.SIGHUP:
+                self.reload()
+        return False
+
+    def request_stop(self) -> None:
+        """Ask the cycle in progress to stop after the write it is doing; run no new cycles."""
+        self._stopping = True
+        engine = self._engine
+        if engine is not None:
+            engine.stop_requested = True
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.notifier.stopping()
+        self.scheduler.shutdown(wait=True)
+        log.info("daemon.stopped", cycles=self.cycles)
+
+    # -- jobs ---------------------------------------------------------------------
+    def sync_job(self) -> CycleReport | None:
+        """One sync cycle; schedules a retry with backoff when it fails."""
+        if self._stopping:
+            return None
+        report: CycleReport | None = None
+        with self._work:
+            if self._stopping:
+                return None
+            if self._pending is not None:
+                self.current, self._pending = self._pending, None
+                log.info("config.applied", calendars=len(self.current.settings.calendars))
+            loaded = self.current
+            self._cycle_started = time.monotonic()
             try:
-                report = engine.cycle()
-                log.info("cycle", **report.summary())
-            except IdealweekError as exc:
-                log.error("cycle.failed", error=str(exc))
-            stop.wait(interval)
-    finally:
-        store.close()
-    return 0
+                report = self._cycle(loaded)
+            except Exception as exc:  # noqa: BLE001 - the daemon outlives any single cycle
+                self._failed(str(exc), unexpected=not isinstance(exc, IdealweekError))
+            else:
+                self._finished(report, loaded)
+            finally:
+                self._cycle_started = None
+                self.cycles += 1
+        self.notifier.watchdog()
+        self.notifier.status(self.status_text())
+        return report
+
+    def _cycle(self, loaded: Loaded) -> CycleReport:
+        s = loaded.settings
+        store = Store(cfg.state_dir(s, self.ctx.config_path) / "state.sqlite3")
+        try:
+            engine = Engine(s, store, loaded.providers, clock=self.clock, config_path=self.ctx.config_path)
+            self._engine = engine
+            if self._stopping:
+                engine.stop_requested = True
+            force, self._force_once = self._force_once, False
+            return engine.cycle(force=force)
+        finally:
+            self._engine = None
+            store.close()
+
+    def _finished(self, report: CycleReport, loaded: Loaded) -> None:
+        summary = report.summary()
+        self._last = summary
+        log.info("cycle", **summary, failed=sorted(report.failed) or None)
+        if report.failed:
+            name, err = sorted(report.failed.items())[0]
+            more = f" (+{len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
+            self._failed(f"{name}: {err}{more}", logged=True)
+        else:
+            if self._failures:
+                log.info("cycle.recovered", after_failures=self._failures)
+            self._failures = 0
+            self._last_error = ""
+        if not self._ready and (report.calendars_read > 0 or not loaded.settings.calendars):
+            self._ready = True
+            self._notify_ready()
+            log.info("daemon.ready")
+
+    def _failed(self, error: str, *, unexpected: bool = False, logged: bool = False) -> None:
+        self._failures += 1
+        self._last_error = error
+        interval = self.current.settings.sync_interval.total_seconds()
+        delay = backoff(self._failures, interval)
+        if not logged:
+            log.error("cycle.failed", error=error, failures=self._failures, exc_info=unexpected)
+        log.warning("cycle.retry", in_s=round(delay, 1), failures=self._failures)
+        if not self._stopping:
+            self.scheduler.modify_job("sync", next_run_time=self.clock() + timedelta(seconds=delay))
+
+    def daily_job(self) -> list[str]:
+        """Finalise the statistics of weeks that have ended."""
+        from idealweek.weekstats import finalise_weeks
+
+        if self._stopping:
+            return []
+        with self._work:
+            s = self.current.settings
+            try:
+                store = Store(cfg.state_dir(s, self.ctx.config_path) / "state.sqlite3")
+                try:
+                    done = finalise_weeks(store, s.zone, self.clock())
+                finally:
+                    store.close()
+            except Exception as exc:  # noqa: BLE001 - tried again tomorrow
+                log.error("weeks.finalise_failed", error=str(exc))
+                return []
+        if done:
+            log.info("weeks.finalised", weeks=done)
+        return done
+
+    def keepalive_job(self) -> None:
+        """``WATCHDOG=1`` between cycles; withheld while a cycle has been running longer than the watchdog."""
+        wd = self.notifier.watchdog_interval
+        started = self._cycle_started
+        if wd is not None and started is not None and time.monotonic() - started > wd:
+            log.error("watchdog.withheld", cycle_running_s=round(time.monotonic() - started, 1))
+            return
+        self.notifier.watchdog()
+
+    # -- systemd status -------------------------------------------------------------
+    def _notify_ready(self) -> None:
+        if self._ready:
+            self.notifier.ready(self.status_text())
+        else:
+            self.notifier.status(self.status_text())
+
+    def status_text(self) -> str:
+        """One line for ``systemctl status``: next cycle, open debt, last error."""
+        zone = self.current.settings.zone
+        parts: list[str] = []
+        job = self.scheduler.get_job("sync") if self.scheduler.running else None
+        nxt: datetime | None = getattr(job, "next_run_time", None)
+        parts.append(f"next cycle {nxt.astimezone(zone):%H:%M:%S %Z}" if nxt else "no cycle scheduled")
+        if self._last:
+            last = self._last
+            parts.append(f"open debt {last.get('debt_open_min', 0)} min, overdue {last.get('debt_overdue_min', 0)} min")
+        parts.append(f"last error: {self._last_error or 'none'}")
+        text = "; ".join(parts)
+        return text if len(text) <= 240 else text[:237] + "..."

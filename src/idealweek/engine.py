@@ -43,6 +43,7 @@ from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
 from idealweek.store import Store
 from idealweek.week import iso_week_bounds
+from idealweek.weekstats import final_weeks
 
 log = structlog.get_logger(__name__)
 
@@ -240,8 +241,9 @@ class Engine:
             {st.debt.id for st in result.debts}, now - self.settings.catch_up.within - self.settings.horizon, now
         )
         current_start, _ = iso_week_bounds(now, self.settings.zone)
+        final = final_weeks(store)  # finalised by the daemon's daily job: never overwritten
         for w in result.weeks:
-            if w.week <= _label(current_start, self.settings):
+            if w.week <= _label(current_start, self.settings) and w.week not in final:
                 store.save_week(w.week, w.__dict__, now)
 
     # -- guard -------------------------------------------------------------------
@@ -303,7 +305,7 @@ class Engine:
 
     def _create(self, prov: Provider, desired: DesiredEvent, now: datetime, report: CycleReport) -> None:
         store = self.store
-        cal, key = desired.calendar, desired.key
+        cal, key = desired.calendar, base_key(desired.key)
         for _attempt in range(3):
             gen = store.burnt_generation(cal, key) + 1
             want = desired if gen == 0 else replace(desired, tag=replace(desired.tag, key=f"{key}{GEN_MARK}{gen}"))
