@@ -31,15 +31,24 @@ BAD_CASES = [
     ('horizon = "400d"', "horizon: must be between 1d and 366d"),
     ('timezone = "Mars/Olympus"', "timezone: unknown time zone 'Mars/Olympus'"),
     ('[[protect]]\ndays = "mon-fry"\nstart = "18:00"\nend = "19:00"\ncategory = "family"', "protect[0].days"),
-    ('[[protect]]\ndays = "mon"\nstart = "25:00"\nend = "19:00"\ncategory = "family"', "protect[0].start: invalid time '25:00'"),
+    (
+        '[[protect]]\ndays = "mon"\nstart = "25:00"\nend = "19:00"\ncategory = "family"',
+        "protect[0].start: invalid time '25:00'",
+    ),
     ('[[protect]]\ndays = "mon"\nstart = "18:00"\nend = "19:00"\ncategory = "famly"', "(did you mean 'family'?)"),
     ('[[protect]]\ndays = "mon"\nstart = "18:00"\nend = "19:00"', "protect[0].category: required key is missing"),
-    ('[[protect]]\ndays = "mon"\nstart = "18:00"\nend = "19:00"\ncategory = "family"\npolicy = "strict"', "protect[0].policy"),
-    ("[catch_up]\ngranularity = \"30s\"", "granularity must be whole minutes"),
+    (
+        '[[protect]]\ndays = "mon"\nstart = "18:00"\nend = "19:00"\ncategory = "family"\npolicy = "strict"',
+        "protect[0].policy",
+    ),
+    ('[catch_up]\ngranularity = "30s"', "granularity must be whole minutes"),
     ('[focus]\nchunk = "1h"\nmin_chunk = "2h"', "min_chunk must not be longer than chunk"),
     ('[calendars.x]\nsource = "ics"\npath = "a.ics"\nroles = ["blocks"]', "read-only and cannot have roles"),
     ('[calendars.x]\nsource = "vdir"\nroles = ["blocks"]', "a vdir calendar needs path"),
-    ('[calendars.x]\nsource = "google"\nroles = ["meetings"]\naccount = "nope"', "calendars.x.account: unknown account 'nope'"),
+    (
+        '[calendars.x]\nsource = "google"\nroles = ["meetings"]\naccount = "nope"',
+        "calendars.x.account: unknown account 'nope'",
+    ),
     ('[calendars.x]\nsource = "vdir"\npath = "p"\nroles = ["meetigns"]', "calendars.x.roles[0]"),
     ('[accounts.a]\nprovider = "yahoo"', 'accounts.a: provider must be "google" or "outlook"'),
     ('[accounts.a]\nprovider = "outlook"', "accounts.a.client_id: required key is missing"),
@@ -130,7 +139,7 @@ def test_config_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureF
     good.write_text(MINIMAL)
     assert cli.main(["config", "check", "--config", str(good)]) == 0
     bad = tmp_path / "bad.toml"
-    bad.write_text("horizn = \"1d\"\n" + MINIMAL)
+    bad.write_text('horizn = "1d"\n' + MINIMAL)
     assert cli.main(["config", "check", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "did you mean 'horizon'" in err and "Traceback" not in err

@@ -61,7 +61,7 @@ def reconcile(
     ops: list[Operation] = []
     wanted: set[tuple[str, str]] = set()
     for want in desired:
-        k = (want.calendar, want.key)
+        k = (want.calendar, base_key(want.key))
         if k in wanted:
             continue  # the planner never desires a key twice; be safe anyway
         wanted.add(k)
@@ -73,12 +73,12 @@ def reconcile(
                 continue
             if want.end <= now:
                 continue
-            ops.append(Operation(OpKind.CREATE, want.calendar, want.key, desired=want, reason="new"))
+            ops.append(Operation(OpKind.CREATE, want.calendar, k[1], desired=want, reason="new"))
             continue
         first, extras = have[0], have[1:]
         for dup in extras:
             if dup.end > now:
-                ops.append(Operation(OpKind.DELETE, dup.calendar, want.key, existing=dup, reason="duplicate"))
+                ops.append(Operation(OpKind.DELETE, dup.calendar, k[1], existing=dup, reason="duplicate"))
         if is_moved_by_user(first) and not (first.start == want.start and first.end == want.end):
             continue  # the user moved it: it stays where the user put it
         if _differs(first, want) and touchable(first) and want.start >= freeze_until:
@@ -87,7 +87,7 @@ def reconcile(
                 Operation(
                     OpKind.UPDATE,
                     want.calendar,
-                    want.key,
+                    k[1],
                     desired=_with_key(want, first.tag.key),
                     existing=first,
                     reason="changed",
