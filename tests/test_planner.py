@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -297,7 +298,7 @@ def check_no_overlap(p: Plan, events: Sequence[Event]) -> None:
     placed = sorted(
         [Interval(d.start, d.end) for d in p.desired if d.kind in (Kind.MAKEUP, Kind.FOCUS)], key=lambda iv: iv.start
     )
-    for a, b in zip(placed, placed[1:], strict=False):
+    for a, b in itertools.pairwise(placed):
         assert a.end <= b.start, (a, b)
     fixed = timeline.union(
         [m.interval for m in p.meetings]

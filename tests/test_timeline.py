@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,7 @@ def test_union_is_sorted_disjoint_and_covers_the_same_minutes(ivs: list[Interval
     """union() returns sorted, non-touching intervals covering exactly the input minutes."""
     u = timeline.union(ivs)
     assert minutes(u) == minutes(ivs)
-    for a, b in zip(u, u[1:], strict=False):
+    for a, b in itertools.pairwise(u):
         assert a.end < b.start
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,7 @@ def test_whole_days_sum_to_the_year_and_transition_days_differ(name: str) -> Non
     assert sum(((b.end - b.start) for b in blocks), timedelta(0)) == end - start
     odd = [b for b in blocks if b.end - b.start != timedelta(hours=24)]
     assert len(odd) == 2  # spring forward and fall back
-    for a, b in zip(blocks, blocks[1:], strict=False):
+    for a, b in itertools.pairwise(blocks):
         assert a.end == b.start
 
 
