@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,7 +215,8 @@ def cmd_run(ctx: Context) -> int:
     store = ctx.open_store()
     try:
         engine = ctx.engine(store)
-        report = engine.cycle(force=args.force)
+        with _progress("Syncing calendars"):
+            report = engine.cycle(force=args.force)
         _log_summary(report)
         if not args.quiet:
             _print_week(ctx, engine, report, ahead=True)
@@ -222,6 +224,13 @@ def cmd_run(ctx: Context) -> int:
         return 0 if report.ok else 1
     finally:
         store.close()
+
+
+def _progress(description: str) -> AbstractContextManager[object]:
+    """A progress display around long work: on a terminal only, and only after a second."""
+    from idealweek.progress import progress
+
+    return progress(description)
 
 
 def _log_summary(report: CycleReport) -> None:
@@ -277,7 +286,8 @@ def _print_week(
 def cmd_plan(ctx: Context) -> int:
     store = ctx.open_store()
     try:
-        report = ctx.engine(store).cycle(dry_run=True, force=ctx.args.force)
+        with _progress("Reading calendars"):
+            report = ctx.engine(store).cycle(dry_run=True, force=ctx.args.force)
         _print_report(report)
         return 0 if report.ok else 1
     finally:
@@ -289,7 +299,8 @@ def cmd_status(ctx: Context) -> int:
 
     store = ctx.open_store()
     try:
-        report = ctx.engine(store).cycle(dry_run=True)
+        with _progress("Reading calendars"):
+            report = ctx.engine(store).cycle(dry_run=True)
         p = report.plan
         assert p is not None
         zone = ctx.settings.zone
@@ -365,7 +376,8 @@ def cmd_week(ctx: Context) -> int:
     store = ctx.open_store()
     try:
         engine = ctx.engine(store)
-        report = engine.cycle(dry_run=True)
+        with _progress("Reading calendars"):
+            report = engine.cycle(dry_run=True)
         if args.html or args.svg:
             from idealweek import render
 

@@ -160,7 +160,7 @@ def week_svg(view: WeekView, standalone: bool = False) -> str:
                 f'fill="#777">{t.astimezone(view.zone):%H:%M}</text>'
             )
     for n, day in enumerate(view.days):
-        x = AXIS_W + n * DAY_W
+        x: float = AXIS_W + n * DAY_W
         bottom = y(min(hi, day.minutes))
         odd = day.minutes != 24 * 60
         head = f"{day.date:%a %d %b}"
