@@ -324,7 +324,7 @@ class OutlookProvider:
         resp = self.client.request("POST", f"{self.base}/events", kind="create", write=True, body=body)
         doc = self.client.json_or_raise(resp, "create")
         ev = to_event(self.name, doc, self.zone, desired.tag)
-        log.info("outlook.created", calendar=self.name, key=desired.key, uid=ev.uid)
+        log.debug("outlook.created", calendar=self.name, key=desired.key, uid=ev.uid)
         return ev
 
     def _fresh(self, existing: Event) -> dict[str, Any] | None:
@@ -380,7 +380,7 @@ class OutlookProvider:
         headers = {"If-Match": etag} if etag else {}
         resp = self.client.request("DELETE", self._item(existing.uid), kind="delete", write=True, headers=headers)
         if resp.status_code in (200, 204, 404):
-            log.info("outlook.deleted", calendar=self.name, uid=existing.uid)
+            log.debug("outlook.deleted", calendar=self.name, uid=existing.uid)
             return
         if resp.status_code == 412:
             raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read")
