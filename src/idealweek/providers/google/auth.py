@@ -58,10 +58,13 @@ def load_credentials(secrets: SecretStore, account: str, acct: GoogleAccount) ->
             f"(or `idealweek auth import {account}` on a headless server)"
         )
     try:
-        info = json.loads(text)
+        credentials = Credentials.from_authorized_user_info(json.loads(text))  # type: ignore[no-untyped-call]
+        # google-auth always refreshes at Google's token endpoint; only the config may point elsewhere.
         if acct.token_uri:
-            info["token_uri"] = acct.token_uri
-        return Credentials.from_authorized_user_info(info)  # type: ignore[no-untyped-call]
+            expiry = credentials.expiry
+            credentials = credentials.with_token_uri(acct.token_uri)
+            credentials.expiry = expiry  # the copy forgets it
+        return credentials
     except (ValueError, TypeError, KeyError) as exc:
         raise AuthError(
             f"the stored Google sign-in of account {account!r} is damaged ({type(exc).__name__}); "
