@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import threading
@@ -140,11 +141,11 @@ class Service:
         args = self.ctx.args
         logsetup.setup(args.log_level or settings.log.level, args.log_format or settings.log.format)
         if settings.sync_interval != old.sync_interval:
-            self.scheduler.reschedule_job("sync", trigger=self._sync_trigger(settings))
+            self._modify_job("sync", trigger=self._sync_trigger(settings))
         if settings.timezone != old.timezone:
-            self.scheduler.reschedule_job("daily", trigger=self._daily_trigger(settings))
+            self._modify_job("daily", trigger=self._daily_trigger(settings))
         self._last_error = ""
-        self.scheduler.modify_job("sync", next_run_time=self.clock())
+        self._modify_job("sync", next_run_time=self.clock())
         log.info("reload.accepted", config=str(path), calendars=len(settings.calendars))
         self._notify_ready()
         return True
@@ -170,6 +171,13 @@ class Service:
         from apscheduler.triggers.cron import CronTrigger
 
         return CronTrigger(hour=DAILY_AT[0], minute=DAILY_AT[1], timezone=settings.zone)
+
+    def _modify_job(self, job_id: str, **changes: Any) -> None:
+        """Change a job if it is scheduled (it is not before :meth:`start` or after :meth:`stop`)."""
+        from apscheduler.jobstores.base import JobLookupError
+
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.modify_job(job_id, **changes)
 
     def start(self) -> None:
         """Start the scheduler: a cycle now, then every interval; the daily job now and each night."""
@@ -289,7 +297,7 @@ class Service:
     def _finished(self, report: CycleReport, loaded: Loaded) -> None:
         summary = report.summary()
         self._last = summary
-        log.info("cycle", **summary, failed=sorted(report.failed) or None)
+        log.info("cycle", **summary, failed=sorted(report.failed) or None, notes=report.notes or None)
         if report.failed:
             name, err = sorted(report.failed.items())[0]
             more = f" (+{len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
@@ -299,7 +307,7 @@ class Service:
                 log.info("cycle.recovered", after_failures=self._failures)
             self._failures = 0
             self._last_error = ""
-        if not self._ready and (report.calendars_read > 0 or not loaded.settings.calendars):
+        if not self._ready and not self._stopping and (report.calendars_read > 0 or not loaded.settings.calendars):
             self._ready = True
             self._notify_ready()
             log.info("daemon.ready")
@@ -313,7 +321,7 @@ class Service:
             log.error("cycle.failed", error=error, failures=self._failures, exc_info=unexpected)
         log.warning("cycle.retry", in_s=round(delay, 1), failures=self._failures)
         if not self._stopping:
-            self.scheduler.modify_job("sync", next_run_time=self.clock() + timedelta(seconds=delay))
+            self._modify_job("sync", next_run_time=self.clock() + timedelta(seconds=delay))
 
     def daily_job(self) -> list[str]:
         """Finalise the statistics of weeks that have ended."""
