@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 TAG_PROPERTY = "idealweek"
 """Name of the private property (Google) / extended property (Graph) / X- property (ICS) that marks owned events."""
@@ -80,16 +81,15 @@ class DebtStatus(enum.StrEnum):
     OVERDUE = "overdue"
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """A half-open time interval ``[start, end)`` in UTC."""
+class Interval(NamedTuple):
+    """A half-open time interval ``[start, end)`` in UTC.
+
+    A named tuple: cheap to build in the planner's hot loops, immutable, and
+    sorted by start then end.  Use :func:`interval` to build a checked one.
+    """
 
     start: datetime
     end: datetime
-
-    def __post_init__(self) -> None:
-        if self.end < self.start:
-            raise ValueError(f"interval ends before it starts: {self.start} > {self.end}")
 
     @property
     def duration(self) -> timedelta:
@@ -104,6 +104,14 @@ class Interval:
 
     def contains(self, other: Interval) -> bool:
         return self.start <= other.start and other.end <= self.end
+
+
+def interval(start: datetime, end: datetime) -> Interval:
+    """A checked interval: aware, UTC, not ending before it starts."""
+    s, e = as_utc(start), as_utc(end)
+    if e < s:
+        raise ValueError(f"interval ends before it starts: {s} > {e}")
+    return Interval(s, e)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from idealweek import timeline
 from idealweek.config import Settings
@@ -127,22 +128,6 @@ class Plan:
 # -- selection -----------------------------------------------------------------
 
 
-def _counts_as_meeting(ev: Event, settings: Settings) -> bool:
-    cu = settings.catch_up
-    if ev.tag is not None or ev.status == Status.CANCELLED or not ev.busy:
-        return False
-    if ev.response == Response.DECLINED:
-        return False
-    if ev.all_day and not cu.count_all_day:
-        return False
-    tentative = ev.status == Status.TENTATIVE or ev.response in (Response.TENTATIVE, Response.NEEDS_ACTION)
-    return not (tentative and not cu.count_tentative)
-
-
-def _is_busy_foreign(ev: Event) -> bool:
-    return ev.tag is None and ev.status != Status.CANCELLED and ev.busy and ev.response != Response.DECLINED
-
-
 class _Ctx:
     """Working state of one planning run."""
 
@@ -175,34 +160,51 @@ def plan(inp: PlanInput) -> Plan:
     personal_blocks: list[Block] = []
     personal_events: list[Event] = []
     meetings: list[Event] = []
-    foreign_busy: list[Interval] = []
+    foreign_busy: list[tuple[datetime, datetime]] = []
     owned: list[Event] = []
+    lookback, horizon_end = ctx.lookback, ctx.horizon_end
+    count_tentative = s.catch_up.count_tentative
+    count_all_day = s.catch_up.count_all_day
+    cancelled, declined = Status.CANCELLED, Response.DECLINED
+    unsure = (Response.TENTATIVE, Response.NEEDS_ACTION)
+    foreign_append = foreign_busy.append
+    # The hot loop over every event: plain attribute checks, tuples instead of objects.
     for ev in inp.events:
-        if ev.end <= ctx.lookback or ev.start >= ctx.horizon_end:
+        if ev.end <= lookback or ev.start >= horizon_end:
             continue
         if ev.tag is not None:
             owned.append(ev)
             continue
-        if ev.calendar in meeting_cals and _counts_as_meeting(ev, s):
+        if not ev.busy or ev.status is cancelled or ev.response is declined:
+            continue  # free, cancelled or declined: neither a meeting nor protected
+        cal_name = ev.calendar
+        if ev.all_day and not count_all_day:
+            continue
+        if cal_name in meeting_cals and (
+            count_tentative or not (ev.status is Status.TENTATIVE or ev.response in unsure)
+        ):
             meetings.append(ev)
-        if ev.calendar in personal_cals and _is_busy_foreign(ev) and (not ev.all_day or s.catch_up.count_all_day):
-            cal = s.calendars[ev.calendar]
+        if cal_name in personal_cals:
+            cal = s.calendars[cal_name]
             personal_events.append(ev)
             personal_blocks.append(
                 Block(
-                    id=f"{ev.calendar}:{ev.instance_key}",
+                    id=f"{cal_name}:{ev.instance_key}",
                     category=cal.category or "personal",
                     policy=cal.policy,
                     start=ev.start,
                     end=ev.end,
-                    source=ev.calendar,
+                    source=cal_name,
                     title=ev.title,
                 )
             )
-        if _is_busy_foreign(ev) and not ev.all_day:
-            foreign_busy.append(ev.interval)
-    meetings.sort(key=lambda e: (e.start, e.end, e.calendar, e.uid))
-    personal_events.sort(key=lambda e: (e.start, e.calendar, e.uid))
+        if not ev.all_day:
+            foreign_append((ev.start, ev.end))
+    # two stable single-key sorts are cheaper than one sort on a 4-tuple key; the order is total enough
+    # for a deterministic plan (ties in start broken by uid)
+    meetings.sort(key=attrgetter("uid"))
+    meetings.sort(key=attrgetter("start"))
+    personal_events.sort(key=attrgetter("start", "calendar", "uid"))
     owned.sort(key=lambda e: (e.start, e.calendar, e.tag.key if e.tag else "", e.uid))
 
     # Pinned owned make-ups (frozen or moved by the user) are protected too:
@@ -224,7 +226,7 @@ def plan(inp: PlanInput) -> Plan:
     blocks = sorted([*rule_blocks, *personal_blocks], key=lambda b: (b.start, b.id))
 
     # 2. intrusions and debts ---------------------------------------------
-    meeting_union = timeline.union(m.interval for m in meetings)
+    meeting_union = timeline.union([(m.start, m.end) for m in meetings])
     intrusions = _intrusions([*blocks, *makeup_blocks], meetings, meeting_union, ctx)
     debts = _debts(intrusions, ctx)
 
@@ -252,14 +254,14 @@ def plan(inp: PlanInput) -> Plan:
     desired.sort(key=lambda d: (d.calendar, d.start, d.key))
 
     past_makeups = [e for e in owned_makeups if e.end <= ctx.now]
-    weeks = _weeks(ctx, rule_blocks, intrusions, [*past_makeups, *makeups], focus_weeks, meetings, states)
+    weeks = _weeks(ctx, rule_blocks, intrusions, [*past_makeups, *makeups], focus_weeks, meeting_union, states)
     return Plan(
         now=inp.now,
         desired=tuple(desired),
         blocks=tuple(blocks),
         intrusions=tuple(intrusions),
         debts=tuple(states),
-        meetings=tuple(m for m in meetings if m.end > ctx.lookback),
+        meetings=tuple(meetings),
         makeups=tuple(makeups),
         focus=tuple(focus),
         weeks=tuple(weeks),
@@ -717,7 +719,7 @@ def _weeks(
     intrusions: Sequence[Intrusion],
     makeups: Sequence[DesiredEvent | Event],
     focus_planned: Mapping[str, tuple[int, int]],
-    meetings: Sequence[Event],
+    meeting_union: Sequence[Interval],
     states: Sequence[DebtState],
 ) -> list[WeekFigures]:
     z = ctx.zone
@@ -740,8 +742,15 @@ def _weeks(
     for label, (planned_min, kept_min) in focus_planned.items():
         acc[label]["focus_planned_min"] = planned_min
         acc[label]["focus_kept_min"] = kept_min
-    for mt in meetings:
-        acc[iso_week_label(mt.start, z)]["meeting_min"] += int((mt.end - mt.start).total_seconds() // 60)
+    if meeting_union:
+        mu = meeting_union
+        wk_start, _ = iso_week_bounds(mu[0].start, z)
+        while wk_start < mu[-1].end:
+            _, wk_end = iso_week_bounds(wk_start, z)
+            mins = int(timeline.total(timeline.clip(mu, Interval(wk_start, wk_end))).total_seconds() // 60)
+            if mins:
+                acc[iso_week_label(wk_start, z)]["meeting_min"] += mins
+            wk_start = wk_end
     for st in states:
         w = acc[iso_week_label(st.debt.created, z)]
         if st.status.value == "overdue":

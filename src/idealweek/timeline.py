@@ -16,16 +16,24 @@ from zoneinfo import ZoneInfo
 from idealweek.model import Interval
 
 
-def union(intervals: Iterable[Interval]) -> list[Interval]:
-    """Merge overlapping or touching intervals into a sorted, disjoint list."""
-    items = sorted((iv for iv in intervals if iv.end > iv.start), key=lambda iv: (iv.start, iv.end))
+def union(intervals: Iterable[tuple[datetime, datetime]]) -> list[Interval]:
+    """Merge overlapping or touching intervals (or plain ``(start, end)`` pairs) into a sorted, disjoint list."""
+    items = sorted(intervals)
     out: list[Interval] = []
-    for iv in items:
-        if out and iv.start <= out[-1].end:
-            if iv.end > out[-1].end:
-                out[-1] = Interval(out[-1].start, iv.end)
+    cur_s: datetime | None = None
+    cur_e: datetime | None = None
+    for s, e in items:
+        if e <= s:
+            continue
+        if cur_e is not None and s <= cur_e:
+            if e > cur_e:
+                cur_e = e
         else:
-            out.append(iv)
+            if cur_s is not None and cur_e is not None:
+                out.append(Interval(cur_s, cur_e))
+            cur_s, cur_e = s, e
+    if cur_s is not None and cur_e is not None:
+        out.append(Interval(cur_s, cur_e))
     return out
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks (run with `make bench`); each module's main() prints JSON figures."""
