@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -59,9 +60,9 @@ def write_meeting(folder: Path, day: str, start: str = "170000", end: str = "180
 
 
 @pytest.fixture
-def notify(tmp_path: Path) -> NotifyListener:
+def notify(tmp_path: Path) -> Iterator[NotifyListener]:
     listener = NotifyListener(tmp_path)
-    yield listener  # type: ignore[misc]
+    yield listener
     listener.close()
 
 
