@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     cfsub.add_parser("schema", parents=[common], help="print the JSON Schema of the config")
 
     sub.add_parser("doctor", parents=[common], help="check config, secret store, reachability, state, clock")
+
+    se = sub.add_parser("secrets", parents=[common], help="manage the key of the encrypted secret store")
+    sesub = se.add_subparsers(dest="secrets_command", metavar="ACTION")
+    sesub.required = True
+    nk = sesub.add_parser("new-key", parents=[common], help="print a new key, or write it to --file with mode 600")
+    nk.add_argument("--file", metavar="FILE", help="write the key to FILE (mode 600; never overwrites)")
     return p
 
 
@@ -434,6 +440,19 @@ def cmd_calendars(ctx: Context) -> int:
     return auth.calendars_command(ctx)
 
 
+def cmd_secrets(args: argparse.Namespace) -> int:
+    """``secrets new-key``: needs no config (the key usually comes before the config on a server)."""
+    from idealweek import secrets
+
+    if args.file:
+        path = Path(args.file).expanduser()
+        secrets.write_new_key(path)
+        print(f"wrote a new key to {path} (mode 600); keep a copy somewhere safe", file=sys.stderr)
+    else:
+        print(secrets.generate_key())
+    return 0
+
+
 def cmd_doctor(ctx: Context) -> int:
     from idealweek import doctor
 
@@ -460,6 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "config":
             return cmd_config(args)
+        if args.command == "secrets":
+            return cmd_secrets(args)
         ctx = _load(args)
         return COMMANDS[args.command](ctx)
     except ConfigError as exc:

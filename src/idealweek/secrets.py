@@ -6,8 +6,14 @@
   (AES-128-CBC + HMAC-SHA256).  Its key comes from a systemd credential
   (``$CREDENTIALS_DIRECTORY/<secrets.credential>``) or the config's
   ``secrets.key_file``.  Writes are atomic (temp file + rename).
-* ``auto`` — the keyring when a usable backend exists, else the file store
-  when a key is available, else a clear message saying what to do.
+* ``auto`` — the keyring when a usable backend exists (one that answers a
+  probe), else the file store when a key is available, else a clear message
+  saying what to do.  The choice and its reason are logged (``secrets.store``).
+
+Keys: a Fernet key from ``idealweek secrets new-key`` (mode 600), or any other
+secret of at least 16 bytes, hashed into one; an empty or short key is refused.
+Read-modify-write of the file is serialised with ``flock`` so the daemon and
+``idealweek auth import`` do not lose each other's updates.
 
 Secret values are never logged; error messages name the store, never a value.
 """
@@ -18,10 +24,16 @@ import base64
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from idealweek.errors import UserError
+
+log = structlog.get_logger(__name__)
 
 SERVICE = "idealweek"
 
@@ -67,19 +79,27 @@ class KeyringStore:
         self.description = f"OS keyring ({type(backend).__module__}.{type(backend).__name__})"
 
     def get(self, name: str) -> str | None:
-        value = self._kr.get_password(SERVICE, name)
+        try:
+            value = self._kr.get_password(SERVICE, name)
+        except Exception as exc:  # noqa: BLE001 - any backend failure: one clear message
+            raise UserError(f"{self.description}: cannot read {name!r}: {exc}") from None
         return str(value) if value is not None else None
 
     def set(self, name: str, value: str) -> None:
-        self._kr.set_password(SERVICE, name, value)
+        try:
+            self._kr.set_password(SERVICE, name, value)
+        except Exception as exc:  # noqa: BLE001 - any backend failure: one clear message
+            raise UserError(f"{self.description}: cannot store {name!r}: {exc}") from None
 
     def delete(self, name: str) -> None:
-        import contextlib
-
         import keyring.errors
 
-        with contextlib.suppress(keyring.errors.PasswordDeleteError):
+        try:
             self._kr.delete_password(SERVICE, name)
+        except keyring.errors.PasswordDeleteError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - any backend failure: one clear message
+            raise UserError(f"{self.description}: cannot delete {name!r}: {exc}") from None
 
 
 def keyring_problem() -> str | None:
@@ -96,6 +116,10 @@ def keyring_problem() -> str | None:
     priority = getattr(backend, "priority", 1)
     if isinstance(priority, int | float) and priority < 1:
         return f"the only keyring backend ({type(backend).__name__}) is not a secure store"
+    try:  # a Secret Service without a D-Bus session or unlocked collection fails only when used
+        backend.get_password(SERVICE, "__probe__")
+    except Exception as exc:  # noqa: BLE001 - any failure here means "unusable"
+        return f"the keyring backend {type(backend).__name__} does not answer ({exc})"
     return None
 
 
@@ -106,7 +130,7 @@ class FileStore:
         from cryptography.fernet import Fernet
 
         self.path = path
-        self._fernet = Fernet(_normalise_key(key))
+        self._fernet = Fernet(_normalise_key(key, key_source))
         self.description = f"encrypted file {path} (key from {key_source})"
 
     def _load(self) -> dict[str, str]:
@@ -141,27 +165,65 @@ class FileStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _fsync_dir(self.path.parent)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise read-modify-write with other processes (the daemon, ``auth import``)."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def get(self, name: str) -> str | None:
         return self._load().get(name)
 
     def set(self, name: str, value: str) -> None:
-        data = self._load()
-        if data.get(name) == value:
-            return
-        data[name] = value
-        self._save(data)
-
-    def delete(self, name: str) -> None:
-        data = self._load()
-        if name in data:
-            del data[name]
+        with self._locked():
+            data = self._load()
+            if data.get(name) == value:
+                return
+            data[name] = value
             self._save(data)
 
+    def delete(self, name: str) -> None:
+        with self._locked():
+            data = self._load()
+            if name in data:
+                del data[name]
+                self._save(data)
 
-def _normalise_key(raw: bytes) -> bytes:
-    """Accept a Fernet key, or any other secret (hashed into one)."""
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+MIN_KEY_BYTES = 16
+
+
+def _normalise_key(raw: bytes, source: str = "the key") -> bytes:
+    """Accept a Fernet key, or any other secret of at least 16 bytes (hashed into one)."""
     raw = raw.strip()
+    if len(raw) < MIN_KEY_BYTES:
+        raise UserError(
+            f"{source} is {'empty' if not raw else 'too short'}: use at least {MIN_KEY_BYTES} bytes, "
+            "best a key made by `idealweek secrets new-key`"
+        )
     try:
         if len(base64.urlsafe_b64decode(raw)) == 32:
             return raw
@@ -194,16 +256,18 @@ def _file_key(key_file: str, credential: str) -> tuple[bytes, str] | None:
     return None
 
 
-def open_store(store: str, state_dir: Path, key_file: str = "", credential: str = "idealweek-key") -> SecretStore:
-    """Open the configured secret store, explaining what to do when none works."""
+def choose_store(
+    store: str, state_dir: Path, key_file: str = "", credential: str = "idealweek-key"
+) -> tuple[SecretStore, str]:
+    """The secret store for ``secrets.store`` and why it was chosen; a UserError saying what to do when none works."""
     if store == "keyring":
         problem = keyring_problem()
         if problem:
             raise UserError(
                 f'secrets.store = "keyring" but {problem}. Install and unlock a Secret Service '
-                '(e.g. gnome-keyring) or use secrets.store = "file" with a key (see README, headless server).'
+                '(e.g. gnome-keyring) or use secrets.store = "file" with a key (see docs/service.md).'
             )
-        return KeyringStore()
+        return KeyringStore(), 'secrets.store = "keyring"'
     key = _file_key(key_file, credential)
     if store == "file":
         if key is None:
@@ -211,15 +275,46 @@ def open_store(store: str, state_dir: Path, key_file: str = "", credential: str 
                 'secrets.store = "file" needs a key: set secrets.key_file, or run under systemd with '
                 f"LoadCredential={credential}:/path/to/key (create one with `idealweek secrets new-key`)"
             )
-        return FileStore(state_dir / "secrets.enc", key[0], key[1])
-    # auto
+        return FileStore(state_dir / "secrets.enc", key[0], key[1]), 'secrets.store = "file"'
+    if store != "auto":
+        raise UserError(f'secrets.store: unknown store {store!r}; use "auto", "keyring" or "file"')
     problem = keyring_problem()
     if problem is None:
-        return KeyringStore()
+        return KeyringStore(), 'secrets.store = "auto" and a keyring backend works'
     if key is not None:
-        return FileStore(state_dir / "secrets.enc", key[0], key[1] + f"; keyring unusable: {problem}")
+        return (
+            FileStore(state_dir / "secrets.enc", key[0], key[1]),
+            f'secrets.store = "auto", {problem}, and a key is available ({key[1]})',
+        )
     raise UserError(
         f"no secret store: {problem}, and no key for the encrypted file store. Either install a keyring "
         "backend (Secret Service, e.g. gnome-keyring), or set secrets.key_file / a systemd credential "
-        f"{credential!r} (see README, headless server)."
+        f"{credential!r} (create a key with `idealweek secrets new-key`; see docs/service.md)."
     )
+
+
+def open_store(store: str, state_dir: Path, key_file: str = "", credential: str = "idealweek-key") -> SecretStore:
+    """Open the configured secret store and log which one is in use and why."""
+    chosen, why = choose_store(store, state_dir, key_file, credential)
+    log.info("secrets.store", store=chosen.description, why=why)
+    return chosen
+
+
+def write_new_key(path: Path) -> None:
+    """Write a new key to ``path`` with mode 600; refuses to replace an existing file (its tokens would be lost)."""
+    key = generate_key().encode("ascii") + b"\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise UserError(
+            f"{path} exists already; a new key would make the secrets encrypted with the old one unreadable. "
+            "Remove it first if you really mean to replace it."
+        ) from None
+    except OSError as exc:
+        raise UserError(f"cannot create {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(path, 0o600)
