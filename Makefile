@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean venv
+.PHONY: demo test lint typecheck pytest bench clean venv chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,31 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The browser tests need Debian's chromium: installed here when missing and we are root,
+# otherwise they skip (with the reason) and the rest of the suite runs.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests"; \
+		(apt-get install -y -q chromium >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
+		echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "chromium is not installed and we are not root: the browser tests will be skipped"; fi
+
+# README pictures from the demo data (with a few weeks of seeded history): docs/week.png, docs/review.png
+SHOTS = $(or $(TMPDIR),/tmp)/idealweek-shots
+screenshots: $(STAMP) chromium
+	rm -rf $(SHOTS)
+	$(BIN)/python demo/seed_history.py $(SHOTS)/run --weeks 6
+	$(BIN)/idealweek week --config $(SHOTS)/run/config.toml --log-level warning --html $(SHOTS)/week.html
+	$(BIN)/idealweek review --config $(SHOTS)/run/config.toml --log-level warning --html $(SHOTS)/review.html
+	$(BIN)/python demo/screenshot.py $(SHOTS)/week.html docs/week.png 1120 900
+	$(BIN)/python demo/screenshot.py $(SHOTS)/review.html docs/review.png 1000 900
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
