@@ -2,50 +2,98 @@
 
 The redaction processor removes tokens, authorization headers, refresh
 tokens, client secrets and passwords from every field, however deeply
-nested; event titles are logged only at debug level (callers pass them as
-``title=`` and the processor drops that key above debug).
+nested, from exception texts and from the log lines of other libraries
+(urllib3, googleapiclient, msal, apscheduler go through the same chain).
+Values read from the secret store are registered (:func:`register_secret`)
+and removed wherever they appear.  Event titles, descriptions and locations
+are logged only at debug level: the processor drops those keys above debug.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
 SECRET_KEYS = re.compile(
-    r"(token|authorization|secret|password|passwd|refresh|assertion|code_verifier|device_code|api[_-]?key|cookie)",
+    r"(token|authorization|secret|password|passwd|refresh|assertion|code_verifier|device_code|api[_-]?key|cookie"
+    r"|credential_blob|private_key)",
     re.IGNORECASE,
 )
+_JSON_SECRET = r"(?:access|refresh|id)_token|client_secret|password|device_code|code|assertion|private_key"
 SECRET_VALUES = [
+    re.compile(r"(?i)(authorization\"?\s*[:=]\s*\"?)(?:bearer|basic|negotiate|token)?\s*[^\s\"',}]+"),
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
     re.compile(r"ya29\.[A-Za-z0-9._-]+"),
     re.compile(r"1//[A-Za-z0-9._-]{10,}"),
+    re.compile(r"GOCSPX-[A-Za-z0-9_-]+"),
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
-    re.compile(r"(?i)((?:access|refresh|id)_token|client_secret|code|device_code)=([^&\s\"']+)"),
-    re.compile(r"(?i)(\"(?:access|refresh|id)_token\"\s*:\s*\")[^\"]+"),
+    re.compile(r"(?i)\b((?:access|refresh|id)_token|client_secret|code|device_code|password|assertion)=([^&\s\"']+)"),
+    re.compile(rf"(?i)([\"'](?:{_JSON_SECRET})[\"']\s*:\s*[\"'])[^\"']+"),
 ]
 REDACTED = "[redacted]"
-TITLE_KEYS = {"title", "summary", "subject", "titles"}
+TITLE_KEYS = frozenset({"title", "titles", "summary", "subject", "description", "location", "body", "attendees"})
+"""Keys holding what the user wrote on an event: logged only at debug level."""
+QUIET_LIBRARIES = ("apscheduler", "urllib3", "googleapiclient", "google_auth_httplib2", "msal", "requests_oauthlib")
+"""Chatty libraries kept at WARNING unless the level is debug (apscheduler always: one line per cycle is ours)."""
+
 _registered: list[str] = []
+_registered_lock = threading.Lock()
 
 
 def register_secret(value: str) -> None:
     """Remember a secret value so it is removed wherever it appears in a log line."""
-    if value and len(value) >= 6 and value not in _registered:
-        _registered.append(value)
+    if not value or len(value) < 8:
+        return
+    with _registered_lock:
+        if value not in _registered:
+            _registered.append(value)
+            _registered.sort(key=len, reverse=True)  # longest first: a token inside a JSON blob goes whole
+
+
+def register_secret_document(text: str) -> None:
+    """Register a stored secret: the whole text and, when it is JSON, every string under a secret-looking key.
+
+    ``token_uri``-like keys (addresses, not secrets) are skipped; MSAL's cache keeps its tokens under ``secret``.
+    """
+    register_secret(text)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                name = str(k).lower()
+                if isinstance(v, str):
+                    if SECRET_KEYS.search(name) and not name.endswith(("uri", "url", "type", "expiry", "expires_on")):
+                        register_secret(v)
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(doc)
 
 
 def scrub_text(text: str) -> str:
-    for value in _registered:
+    """``text`` with registered secrets and anything that looks like a credential replaced."""
+    with _registered_lock:
+        values = list(_registered)
+    for value in values:
         if value in text:
             text = text.replace(value, REDACTED)
     for rx in SECRET_VALUES:
         if rx.groups >= 2:
-            text = rx.sub(lambda m: m.group(1) + ("=" if not m.group(1).endswith('"') else "") + REDACTED, text)
+            text = rx.sub(lambda m: m.group(1) + "=" + REDACTED, text)
         elif rx.groups == 1:
             text = rx.sub(lambda m: m.group(1) + REDACTED, text)
         else:
@@ -53,55 +101,98 @@ def scrub_text(text: str) -> str:
     return text
 
 
-def _scrub(value: Any, depth: int = 0) -> Any:
-    if depth > 8:
+def _scrub(value: Any, debug: bool, depth: int = 0) -> Any:
+    if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
         return scrub_text(value)
+    if depth > 8:
+        return REDACTED
     if isinstance(value, dict):
-        return {
-            k: (REDACTED if isinstance(k, str) and SECRET_KEYS.search(k) else _scrub(v, depth + 1))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return type(value)(_scrub(v, depth + 1) for v in value)
-    if isinstance(value, BaseException):
-        return scrub_text(str(value))
-    return value
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            name = str(k)
+            if SECRET_KEYS.search(name):
+                out[k] = REDACTED
+            elif name.lower() in TITLE_KEYS and not debug:
+                continue
+            else:
+                out[k] = _scrub(v, debug, depth + 1)
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrub(v, debug, depth + 1) for v in value]
+    # Anything else (exceptions, paths, objects with a revealing repr) is rendered as scrubbed text.
+    return scrub_text(str(value))
 
 
 def redact(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: drop secrets everywhere, titles above debug."""
+    """structlog processor: drop secrets everywhere, user-written event text above debug."""
+    debug = method == "debug" or event_dict.get("level") == "debug"
     for key in list(event_dict):
-        if SECRET_KEYS.search(key) and key not in ("event",):
+        if key in ("_record", "_from_structlog"):
+            continue
+        if key == "event":
+            event_dict[key] = _scrub(event_dict[key], debug)
+        elif SECRET_KEYS.search(key):
             event_dict[key] = REDACTED
-        elif key in TITLE_KEYS and method != "debug":
+        elif key in TITLE_KEYS and not debug:
             del event_dict[key]
         else:
-            event_dict[key] = _scrub(event_dict[key])
+            event_dict[key] = _scrub(event_dict[key], debug)
     return event_dict
 
 
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
-    """Configure structlog for the process."""
+    """Configure structlog and the standard library's logging for the process.
+
+    ``fmt``: ``console`` (human-readable), ``json`` (one object per line) or
+    ``auto`` (console on a terminal, JSON otherwise, e.g. under systemd).
+    """
     out = stream or sys.stderr
+    tty = _is_tty(out)
     if fmt == "auto":
-        fmt = "console" if getattr(out, "isatty", lambda: False)() else "json"
+        fmt = "console" if tty else "json"
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=getattr(out, "isatty", lambda: False)())
+        structlog.dev.ConsoleRenderer(colors=tty, exception_formatter=structlog.dev.plain_traceback)
         if fmt == "console"
-        else structlog.processors.JSONRenderer(sort_keys=True)
+        else structlog.processors.JSONRenderer(sort_keys=True, default=str)
     )
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+    # Other libraries log through the standard library: same redaction, same format, same stream.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_idealweek", False):
+            root.removeHandler(old)
+    handler._idealweek = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    for name in QUIET_LIBRARIES:
+        quiet = name == "apscheduler" or numeric > logging.DEBUG
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)

@@ -15,7 +15,8 @@ secret of at least 16 bytes, hashed into one; an empty or short key is refused.
 Read-modify-write of the file is serialised with ``flock`` so the daemon and
 ``idealweek auth import`` do not lose each other's updates.
 
-Secret values are never logged; error messages name the store, never a value.
+Secret values are never logged; error messages name the store, never a value, and every value
+read or written is registered with the log redactor (``log.register_secret_document``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Protocol
 import structlog
 
 from idealweek.errors import UserError
+from idealweek.log import register_secret_document
 
 log = structlog.get_logger(__name__)
 
@@ -83,9 +85,13 @@ class KeyringStore:
             value = self._kr.get_password(SERVICE, name)
         except Exception as exc:  # noqa: BLE001 - any backend failure: one clear message
             raise UserError(f"{self.description}: cannot read {name!r}: {exc}") from None
-        return str(value) if value is not None else None
+        if value is None:
+            return None
+        register_secret_document(str(value))
+        return str(value)
 
     def set(self, name: str, value: str) -> None:
+        register_secret_document(value)
         try:
             self._kr.set_password(SERVICE, name, value)
         except Exception as exc:  # noqa: BLE001 - any backend failure: one clear message
@@ -181,9 +187,13 @@ class FileStore:
             os.close(fd)
 
     def get(self, name: str) -> str | None:
-        return self._load().get(name)
+        value = self._load().get(name)
+        if value is not None:
+            register_secret_document(value)
+        return value
 
     def set(self, name: str, value: str) -> None:
+        register_secret_document(value)
         with self._locked():
             data = self._load()
             if data.get(name) == value:
