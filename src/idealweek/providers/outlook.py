@@ -143,6 +143,8 @@ class OutlookProvider:
         self.lookback = lookback
         self.zone = zone
         self.clock = clock
+        self._written: dict[str, tuple[str, OwnedTag]] = {}
+        """uid → (etag, tag) of events this process wrote: their next delta entry needs no tag lookup."""
 
     # -- reading -------------------------------------------------------------
     def _window(self, now: datetime) -> tuple[datetime, datetime]:
@@ -243,10 +245,22 @@ class OutlookProvider:
                     removed.append(uid)
                 continue
             events.append(ev)
-        if events and any(e.tag is None for e in events):
+        events = [self._remembered(e) for e in events]
+        if any(e.tag is None for e in events):
             events = self._with_tags(events)
         events.sort(key=lambda e: (e.start, e.uid))
         return events, removed
+
+    def _remembered(self, ev: Event) -> Event:
+        known = self._written.get(ev.uid)
+        if ev.tag is None and known is not None and _etag_core(known[0]) == _etag_core(ev.etag):
+            return _with_tag(ev, known[1])
+        return ev
+
+    def _remember(self, ev: Event) -> Event:
+        if ev.tag is not None and ev.etag:
+            self._written[ev.uid] = (ev.etag, ev.tag)
+        return ev
 
     def _with_tags(self, events: list[Event]) -> list[Event]:
         """Attach ownership tags from one filtered listing of owned events (delta cannot expand them)."""
@@ -323,7 +337,7 @@ class OutlookProvider:
         body = create_body(desired, self.calendar_id or "primary")
         resp = self.client.request("POST", f"{self.base}/events", kind="create", write=True, body=body)
         doc = self.client.json_or_raise(resp, "create")
-        ev = to_event(self.name, doc, self.zone, desired.tag)
+        ev = self._remember(to_event(self.name, doc, self.zone, desired.tag))
         log.debug("outlook.created", calendar=self.name, key=desired.key, uid=ev.uid)
         return ev
 
@@ -364,12 +378,12 @@ class OutlookProvider:
         if resp.status_code == 412:
             after = self._fresh(existing)
             if after is not None and _matches(self.name, after, desired, self.zone):
-                return to_event(self.name, after, self.zone, desired.tag)  # our retried PATCH had landed
+                return self._remember(to_event(self.name, after, self.zone, desired.tag))  # our retried PATCH landed
             raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read")
         if resp.status_code == 404:
             raise NotFound(f"{self.name}: event {existing.uid} is gone")
         out = self.client.json_or_raise(resp, "update")
-        return to_event(self.name, out, self.zone, desired.tag)
+        return self._remember(to_event(self.name, out, self.zone, desired.tag))
 
     def delete(self, existing: Event) -> None:
         self._check_writable()
@@ -380,6 +394,7 @@ class OutlookProvider:
         headers = {"If-Match": etag} if etag else {}
         resp = self.client.request("DELETE", self._item(existing.uid), kind="delete", write=True, headers=headers)
         if resp.status_code in (200, 204, 404):
+            self._written.pop(existing.uid, None)
             log.debug("outlook.deleted", calendar=self.name, uid=existing.uid)
             return
         if resp.status_code == 412:

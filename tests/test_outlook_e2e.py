@@ -1,0 +1,346 @@
+"""End to end: Outlook (fake Graph) as the work calendar, a vdir folder as the personal side.
+
+Engine-level cycles use a movable clock; the last tests run the real
+``idealweek run --once`` command after a real MSAL device-code sign-in against
+the TLS authority.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from idealweek.config import Settings, loads
+from idealweek.engine import CycleReport, Engine
+from idealweek.model import Event, Kind, OwnedTag
+from idealweek.providers.outlook import OutlookProvider, make_provider
+from idealweek.providers.outlook_http import RetryPolicy
+from idealweek.providers.outlook_map import TAG_ID
+from idealweek.providers.vdir import VdirProvider
+from idealweek.store import Store
+from tests.fakes.graph_server import FakeGraph, Fault, StoredEvent
+from tests.scenario import BASE_TOML
+
+BERLIN = ZoneInfo("Europe/Berlin")
+START = datetime(2026, 11, 23, 8, 0, tzinfo=BERLIN)  # a Monday
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return START.replace(hour=hour, minute=minute) + timedelta(days=day)
+
+
+def config_text(graph_root: str, authority: str = "https://login.microsoftonline.com", extra: str = "") -> str:
+    head = BASE_TOML.split("[calendars.work]")[0].format(zone="Europe/Berlin", focus="4h")
+    return (
+        head
+        + f"""
+[accounts.office]
+provider = "outlook"
+client_id = "11111111-2222-3333-4444-555555555555"
+tenant = "organizations"
+authority = "{authority}"
+graph_root = "{graph_root}"
+page_size = 50
+{extra}
+
+[calendars.work]
+source = "outlook"
+account = "office"
+id = "primary"
+roles = ["meetings", "mirror", "focus"]
+
+[calendars.home]
+source = "vdir"
+path = "home"
+roles = ["blocks"]
+"""
+    )
+
+
+class World:
+    """The fake Graph, a vdir folder, a state database and a movable clock."""
+
+    def __init__(self, tmp: Path, graph: FakeGraph) -> None:
+        self.tmp = tmp
+        self.graph = graph
+        self.now = START
+        self.settings: Settings = loads(config_text(graph.root))
+        self.config_path = tmp / "config.toml"
+        self.store = Store(tmp / "state.sqlite3")
+        self.sleeps: list[float] = []
+        self.engine = self.make_engine()
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def make_engine(self) -> Engine:
+        self.work: OutlookProvider = make_provider(
+            self.settings,
+            self.config_path,
+            "work",
+            None,
+            clock=self.clock,
+            sleep=self.sleeps.append,
+            tokens=lambda force_refresh=False: "test-token",
+            policy=RetryPolicy(attempts=3),
+        )
+        self.home = VdirProvider("home", self.tmp / "home", writable=True, zone=BERLIN, clock=self.clock)
+        return Engine(self.settings, self.store, {"work": self.work, "home": self.home}, clock=self.clock)
+
+    def cycle(self) -> CycleReport:
+        return self.engine.cycle()
+
+    def outlook_owned(self, kind: Kind | None = None) -> list[StoredEvent]:
+        return [ev for ev in self.graph.owned(TAG_ID) if kind is None or tag_of(ev).kind == kind]
+
+    def home_owned(self, kind: Kind | None = None) -> list[Event]:
+        probe = VdirProvider("home", self.tmp / "home", writable=False, zone=BERLIN, clock=self.clock)
+        return [e for e in probe.list_owned() if e.tag and (kind is None or e.tag.kind == kind)]
+
+    def writes(self) -> int:
+        return sum(self.graph.count(m) for m in ("POST", "PATCH", "DELETE"))
+
+    def assert_no_duplicates(self) -> None:
+        keys = [base_key(ev) for ev in self.outlook_owned()]
+        assert len(keys) == len(set(keys)), "duplicate owned events on Outlook"
+        home = [e.tag.key.split("#g")[0] for e in self.home_owned() if e.tag]
+        assert len(home) == len(set(home)), "duplicate owned events in the vdir"
+
+
+def tag_of(ev: StoredEvent) -> OwnedTag:
+    return OwnedTag.decode(ev.ext_value(TAG_ID) or "")
+
+
+def base_key(ev: StoredEvent) -> str:
+    return tag_of(ev).key.split("#g")[0]
+
+
+@pytest.fixture
+def graph() -> Iterator[FakeGraph]:
+    with FakeGraph() as g:
+        yield g
+
+
+@pytest.fixture
+def world(tmp_path: Path, graph: FakeGraph) -> Iterator[World]:
+    w = World(tmp_path, graph)
+    yield w
+    w.store.close()
+
+
+def test_first_cycle_mirrors_blocks_as_private_busy_and_second_is_quiet(world: World) -> None:
+    """Blocks go to the vdir, private busy mirrors and focus to Outlook; a second cycle reads once, writes nothing."""
+    first = world.cycle()
+    assert first.ok and first.applied
+    mirrors = world.outlook_owned(Kind.MIRROR)
+    assert mirrors and world.home_owned(Kind.BLOCK) and world.outlook_owned(Kind.FOCUS)
+    for ev in mirrors:
+        assert ev.props["showAs"] == "busy" and ev.props["sensitivity"] == "private"
+        assert ev.props["subject"] == "Busy" and not ev.props.get("attendees")
+    before_writes, before_reads = world.writes(), world.work.requests.total
+    second = world.cycle()
+    assert second.ok and second.ops == [] and second.applied == []
+    assert world.writes() == before_writes
+    assert world.work.requests.total - before_reads == 1
+    world.assert_no_duplicates()
+
+
+def test_intrusion_gets_makeup_and_its_mirror_then_cancellation_removes_both(world: World) -> None:
+    """A meeting over family time → a make-up in the vdir and its busy mirror on Outlook; cancelling undoes both."""
+    world.cycle()
+    uid = world.graph.user_add("Late sync", at(0, 17, 30), at(0, 18, 30), responseStatus={"response": "accepted"})
+    report = world.cycle()
+    assert report.ok and report.plan is not None and report.plan.intrusions
+    makeups = world.home_owned(Kind.MAKEUP)
+    assert len(makeups) == 1 and makeups[0].end - makeups[0].start == timedelta(hours=1)
+    mirrored = [e for e in world.outlook_owned(Kind.MIRROR) if e.start == makeups[0].start]
+    assert len(mirrored) == 1 and mirrored[0].props["subject"] == "Busy"
+    world.graph.user_patch(uid, isCancelled=True)
+    world.cycle()
+    assert world.home_owned(Kind.MAKEUP) == []
+    assert [e for e in world.outlook_owned(Kind.MIRROR) if e.start == makeups[0].start] == []
+    world.assert_no_duplicates()
+
+
+def test_declined_and_free_meetings_do_not_intrude(world: World) -> None:
+    """A declined invitation and a free event over family time create no debt."""
+    world.cycle()
+    world.graph.user_add("Optional", at(0, 17, 0), at(0, 18, 0), responseStatus={"response": "declined"})
+    world.graph.user_add("FYI", at(1, 17, 0), at(1, 18, 0), showAs="free")
+    report = world.cycle()
+    assert report.plan is not None and not report.plan.intrusions
+    assert world.home_owned(Kind.MAKEUP) == []
+
+
+def test_user_deleted_mirror_is_not_recreated(world: World) -> None:
+    """The user deletes a mirror on Outlook: it stays deleted."""
+    world.cycle()
+    victim = world.outlook_owned(Kind.MIRROR)[0]
+    world.graph.user_delete(victim.id)
+    world.cycle()
+    world.cycle()
+    keys = {base_key(e) for e in world.outlook_owned(Kind.MIRROR)}
+    assert base_key(victim) not in keys
+    world.assert_no_duplicates()
+
+
+def test_delta_token_expiry_resyncs_without_writes(world: World) -> None:
+    """Expired delta state → full resync; nothing duplicated, nothing written."""
+    world.cycle()
+    writes = world.writes()
+    world.graph.expire_delta_tokens(410, "SyncStateNotFound")
+    report = world.cycle()
+    assert report.ok and report.applied == []
+    assert world.writes() == writes
+    world.assert_no_duplicates()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(status=429, retry_after=2, code="TooManyRequests", match="delta"),
+        Fault(status=503, retry_after=1, code="ServiceUnavailable", match="delta"),
+        Fault(status=500, code="InternalServerError", match="POST"),
+        Fault(drop=True, match="delta"),
+        Fault(drop_after=True, match="POST"),
+    ],
+    ids=["429", "503", "500-on-create", "drop-read", "lost-create-answer"],
+)
+def test_single_faults_are_absorbed(world: World, fault: Fault) -> None:
+    """One throttle, server error or dropped connection is retried; the cycle converges with no duplicate."""
+    world.cycle()
+    world.graph.user_add("Late sync", at(0, 17, 30), at(0, 18, 30))
+    fault = dataclasses.replace(fault)
+    world.graph.inject(fault)
+    report = world.cycle()
+    assert report.ok, report.failed
+    assert all(f is not fault for f in world.graph.faults), "the fault was not triggered"
+    world.cycle()
+    assert world.cycle().applied == []
+    world.assert_no_duplicates()
+    assert len(world.home_owned(Kind.MAKEUP)) == 1
+
+
+def test_outlook_outage_does_not_stop_the_vdir(world: World) -> None:
+    """Outlook down for a whole cycle: the failure is reported, the vdir side still syncs, and it recovers."""
+    world.cycle()
+    world.graph.inject(Fault(status=503, match="", times=50))
+    world.now = at(0, 9)
+    report = world.cycle()
+    assert "work" in report.failed and "home" not in report.failed
+    world.graph.faults.clear()
+    world.now = at(0, 10)
+    assert world.cycle().ok
+    world.assert_no_duplicates()
+
+
+def test_window_moves_with_time_without_duplicates(world: World) -> None:
+    """Days later the window is re-anchored (full resync): new days get blocks, nothing is duplicated."""
+    world.cycle()
+    for day in (1, 2, 4):
+        world.now = at(day, 8)
+        assert world.cycle().ok
+    world.assert_no_duplicates()
+    assert world.cycle().applied == []
+
+
+# -- the real command, signed in with the real MSAL against the TLS authority ---------------
+
+
+def _now_local() -> datetime:
+    return datetime.now(UTC).astimezone(BERLIN)
+
+
+@pytest.fixture
+def cli_world(tmp_path: Path) -> Iterator[tuple[FakeGraph, Path, Path]]:
+    """Signed in for real; the command's global log set-up is undone afterwards (it binds pytest's stdout)."""
+    import structlog
+
+    try:
+        yield from _cli_world(tmp_path)
+    finally:
+        structlog.reset_defaults()
+
+
+def _cli_world(tmp_path: Path) -> Iterator[tuple[FakeGraph, Path, Path]]:
+    from idealweek.secrets import generate_key
+    from tests.fakes.tls_authority import FakeAuthority
+
+    with FakeGraph(tokens=set()) as graph, FakeAuthority(tmp_path, on_token=graph.tokens.add) as authority:
+        key = tmp_path / "secrets.key"
+        key.write_text(generate_key())
+        extra = f'ca_bundle = "{authority.ca_path.name}"'
+        text = config_text(graph.root, authority.origin, extra)
+        text = text.replace('path = "home"', f'path = "{tmp_path / "home"}"')
+        text = f'state_dir = "{tmp_path / "state"}"\n[secrets]\nstore = "file"\nkey_file = "{key}"\n' + text
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(_hoist(text))
+        from idealweek import config as cfgmod
+        from idealweek.providers import outlook
+        from idealweek.secrets import open_store
+
+        settings = cfgmod.load(cfg)
+        store = open_store("file", cfgmod.state_dir(settings, cfg), str(key))
+
+        def prompt(message: str) -> None:
+            m = re.search(r"enter the code (\S+)", message)
+            if m:
+                authority.approve(m.group(1))
+
+        outlook.sign_in(settings, cfg, "office", store, prompt=prompt)
+        yield graph, cfg, tmp_path
+
+
+def _hoist(text: str) -> str:
+    """Put ``timezone``/``horizon`` (top-level keys) ahead of every table."""
+    lines = text.splitlines()
+    top = [ln for ln in lines if re.match(r"^(timezone|horizon|state_dir) = ", ln)]
+    rest = [ln for ln in lines if ln not in top]
+    return "\n".join(top + rest) + "\n"
+
+
+def test_cli_run_once_against_outlook(
+    cli_world: tuple[FakeGraph, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`idealweek run --once` after a device-code sign-in: mirrors on Outlook; quiet runs read once, write nothing."""
+    from idealweek.cli import main
+
+    graph, cfg, _tmp = cli_world
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    mirrors = [e for e in graph.owned(TAG_ID) if '"t":"mirror"' in (e.ext_value(TAG_ID) or "")]
+    assert mirrors and all(e.props["sensitivity"] == "private" and e.props["showAs"] == "busy" for e in mirrors)
+    writes = sum(graph.count(m) for m in ("POST", "PATCH", "DELETE"))
+    # the next run sees our own writes in the delta (a new process must look their tags up once) …
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    assert sum(graph.count(m) for m in ("POST", "PATCH", "DELETE")) == writes
+    # … after that, a run with nothing changed is one Graph request and no write
+    reads = graph.count("GET")
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    assert sum(graph.count(m) for m in ("POST", "PATCH", "DELETE")) == writes
+    assert graph.count("GET") - reads == 1
+    out = capsys.readouterr()
+    assert "at-" not in out.out + out.err and "rt-" not in out.out + out.err
+
+
+def test_cli_intrusion_makes_up_time(cli_world: tuple[FakeGraph, Path, Path]) -> None:
+    """A meeting on Outlook over an upcoming family block leads to a make-up in the vdir after one run."""
+    from idealweek.cli import main
+
+    graph, cfg, tmp = cli_world
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    day = _now_local() + timedelta(days=2)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    start = day.replace(hour=17, minute=30, second=0, microsecond=0)
+    graph.user_add("Late sync", start, start + timedelta(hours=1))
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    probe = VdirProvider("home", tmp / "home", writable=False, zone=BERLIN)
+    makeups = [e for e in probe.list_owned() if e.tag and e.tag.kind == Kind.MAKEUP]
+    assert len(makeups) == 1
+    assert any(e.start == makeups[0].start for e in graph.owned(TAG_ID))
