@@ -344,3 +344,21 @@ def test_cli_intrusion_makes_up_time(cli_world: tuple[FakeGraph, Path, Path]) ->
     makeups = [e for e in probe.list_owned() if e.tag and e.tag.kind == Kind.MAKEUP]
     assert len(makeups) == 1
     assert any(e.start == makeups[0].start for e in graph.owned(TAG_ID))
+
+
+def test_cli_sign_in_moves_to_a_server_with_export_and_import(cli_world: tuple[FakeGraph, Path, Path]) -> None:
+    """`auth export` on the laptop, `auth import` on the server: the server then syncs with that sign-in."""
+    from idealweek.cli import main
+    from idealweek.secrets import generate_key
+
+    graph, cfg, tmp = cli_world
+    blob = tmp / "signin.txt"
+    assert main(["auth", "export", "office", "--file", str(blob), "--config", str(cfg)]) == 0
+    server_key = tmp / "server.key"
+    server_key.write_text(generate_key())
+    text = cfg.read_text().replace(str(tmp / "state"), str(tmp / "server-state"))
+    server_cfg = tmp / "server.toml"
+    server_cfg.write_text(text.replace(str(tmp / "secrets.key"), str(server_key)))
+    assert main(["auth", "import", "office", "--file", str(blob), "--config", str(server_cfg)]) == 0
+    assert main(["run", "--once", "--quiet", "--config", str(server_cfg)]) == 0
+    assert graph.owned(TAG_ID)
