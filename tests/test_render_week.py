@@ -149,8 +149,11 @@ def ics(uid: str, start: datetime, minutes: int, title: str) -> str:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A vdir config whose work calendar has a late meeting every day of this (real) week."""
+    from idealweek import log
+
+    monkeypatch.setattr(log, "setup", lambda *a, **k: None)  # the process-wide logging set-up stays untouched
     (tmp_path / "work").mkdir()
     (tmp_path / "home").mkdir()
     start, _ = iso_week_bounds(datetime.now(UTC), BERLIN)
