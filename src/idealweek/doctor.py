@@ -1,0 +1,294 @@
+"""``idealweek doctor``: one pass/fail line per check, non-zero exit when something is wrong.
+
+Checks: the config, the secret store, each account's sign-in, reachability of
+each service endpoint (TCP, and TLS for https), local calendar paths and ICS
+URLs, the state database (read-only: a diagnosis never changes anything) and
+the clock and time zone.  Nothing here writes to a calendar.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit
+
+from idealweek import config as cfg
+from idealweek.errors import IdealweekError
+from idealweek.model import Role
+
+if TYPE_CHECKING:
+    from idealweek.cli import Context
+    from idealweek.secrets import SecretStore
+
+TIMEOUT = 5.0
+MAX_SKEW_S = 120.0
+GOOGLE_API_ROOT = "https://www.googleapis.com/calendar/v3/"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None
+    """True pass, False fail, None skipped (not applicable)."""
+    detail: str
+
+    def line(self) -> str:
+        mark = {True: "PASS", False: "FAIL", None: "SKIP"}[self.ok]
+        return f"{mark}  {self.name}: {self.detail}"
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def run(ctx: Context, out: TextIO | None = None, timeout: float = TIMEOUT, clock: Clock = system_clock) -> int:
+    """Run every check, print one line each and a verdict; 0 when nothing failed."""
+    stream = out or sys.stdout
+    failed = 0
+    for check in checks(ctx, timeout, clock):
+        print(check.line(), file=stream, flush=True)
+        failed += check.ok is False
+    print(f"{'all checks passed' if not failed else f'{failed} check(s) failed'}", file=stream)
+    return 1 if failed else 0
+
+
+def checks(ctx: Context, timeout: float = TIMEOUT, clock: Clock = system_clock) -> Iterator[Check]:
+    """Every check in order; the secret store opened by one check is used by the sign-in checks."""
+    s = ctx.settings
+    yield Check(
+        "config",
+        True,
+        f"{ctx.config_path}: {len(s.calendars)} calendars, {len(s.accounts)} accounts, time zone {s.timezone}",
+    )
+    opened: list[SecretStore] = []
+    yield from _secret_store(ctx, opened)
+    yield from _sign_ins(ctx, opened[0] if opened else None)
+    yield from _endpoints(ctx, timeout)
+    yield from _calendars(ctx, timeout)
+    yield _state(ctx)
+    yield from _clock(ctx, timeout, clock)
+
+
+def _secret_store(ctx: Context, opened: list[SecretStore]) -> Iterator[Check]:
+    from idealweek.providers.factory import needs_secrets
+    from idealweek.secrets import choose_store
+
+    sc = ctx.settings.secrets
+    if not needs_secrets(ctx.settings) and sc.store == "auto":
+        yield Check("secret store", None, "not needed: no Google or Outlook calendars configured")
+        return
+    try:
+        store, why = choose_store(sc.store, ctx.state_dir(), sc.key_file, sc.credential)
+        store.get("__doctor__")  # the file store decrypts here: a wrong key shows up now
+    except IdealweekError as exc:
+        yield Check("secret store", False, str(exc))
+        return
+    opened.append(store)
+    yield Check("secret store", True, f"{store.description} — because {why}")
+
+
+def _sign_ins(ctx: Context, store: SecretStore | None) -> Iterator[Check]:
+    used = {c.account for c in ctx.settings.calendars.values() if c.account}
+    for name, acct in sorted(ctx.settings.accounts.items()):
+        label = f"sign-in {name} ({acct.provider})"
+        if name not in used:
+            yield Check(label, None, "no calendar uses this account")
+            continue
+        if store is None:
+            yield Check(label, False, "cannot look: no secret store")
+            continue
+        try:
+            token = store.get(f"token:{name}")
+        except IdealweekError as exc:
+            yield Check(label, False, str(exc))
+            continue
+        if not token:
+            yield Check(label, False, f"no sign-in stored; run `idealweek auth {acct.provider} {name}`")
+        else:
+            yield Check(label, True, "token present in the secret store (validity is checked on the next cycle)")
+
+
+def _account_urls(acct: cfg.GoogleAccount | cfg.OutlookAccount) -> list[tuple[str, str]]:
+    if isinstance(acct, cfg.GoogleAccount):
+        return [
+            ("Calendar API", acct.api_root or GOOGLE_API_ROOT),
+            ("token endpoint", acct.token_uri or GOOGLE_TOKEN_URI),
+        ]
+    return [("Graph", acct.graph_root), ("authority", acct.authority)]
+
+
+def _endpoints(ctx: Context, timeout: float) -> Iterator[Check]:
+    used = {c.account for c in ctx.settings.calendars.values() if c.account}
+    for name, acct in sorted(ctx.settings.accounts.items()):
+        if name not in used:
+            continue
+        cafile = None
+        if isinstance(acct, cfg.OutlookAccount) and acct.ca_bundle:
+            cafile = str(cfg.resolve_path(ctx.config_path, acct.ca_bundle))
+        for what, url in _account_urls(acct):
+            ok, detail = reachable(url, timeout, cafile)
+            yield Check(f"reach {name} {what}", ok, detail)
+
+
+def reachable(url: str, timeout: float = TIMEOUT, cafile: str | None = None) -> tuple[bool, str]:
+    """TCP connect (and a TLS handshake for https) to the host of ``url``."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or parts.scheme not in ("http", "https"):
+        return False, f"{url!r} is not an http(s) address"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    t0 = time.perf_counter()
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            if parts.scheme == "https":
+                context = ssl.create_default_context(cafile=cafile)
+                with context.wrap_socket(sock, server_hostname=host) as tls:
+                    version = tls.version()
+                return True, f"{host}:{port} {version} in {(time.perf_counter() - t0) * 1000:.0f} ms"
+    except ssl.SSLError as exc:
+        return False, f"{host}:{port} TLS handshake failed: {exc.reason or exc}"
+    except OSError as exc:
+        return False, f"{host}:{port} unreachable: {exc.strerror or exc}"
+    return True, f"{host}:{port} TCP in {(time.perf_counter() - t0) * 1000:.0f} ms"
+
+
+def _calendars(ctx: Context, timeout: float) -> Iterator[Check]:
+    s = ctx.settings
+    for name, cal in sorted(s.calendars.items()):
+        label = f"calendar {name} ({cal.source})"
+        writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
+        if cal.source == "vdir":
+            path = cfg.resolve_path(ctx.config_path, cal.path)
+            if not path.is_dir():
+                if writable and _creatable(path):
+                    yield Check(label, True, f"{path} does not exist yet; it will be created")
+                else:
+                    yield Check(label, False, f"{path} is not a folder")
+            elif not os.access(path, os.R_OK | os.X_OK):
+                yield Check(label, False, f"{path} is not readable")
+            elif writable and not os.access(path, os.W_OK):
+                yield Check(label, False, f"{path} is not writable, but roles {', '.join(cal.roles)} write to it")
+            else:
+                n = sum(1 for _ in path.glob("*.ics"))
+                yield Check(label, True, f"{path} {'read-write' if writable else 'readable'}, {n} files")
+        elif cal.source == "ics" and cal.path:
+            path = cfg.resolve_path(ctx.config_path, cal.path)
+            ok = path.is_file() and os.access(path, os.R_OK)
+            yield Check(label, ok, f"{path} {'readable' if ok else 'missing or unreadable'}")
+        elif cal.source == "ics":
+            yield Check(label, *_fetch(cal.url, timeout))
+
+
+def _creatable(path: Path) -> bool:
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent.is_dir() and os.access(parent, os.W_OK)
+
+
+def _fetch(url: str, timeout: float) -> tuple[bool, str]:
+    """GET an ICS URL (first bytes only)."""
+    shown = urlsplit(url)._replace(query="", fragment="").geturl()  # a feed's secret token lives in the query
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": "idealweek-doctor"})
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            head = resp.read(2048)
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        return False, f"{shown}: HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, f"{shown}: unreachable ({reason})"
+    if b"BEGIN:VCALENDAR" not in head:
+        return False, f"{shown}: HTTP {status} but not an iCalendar file"
+    return True, f"{shown}: HTTP {status}, iCalendar"
+
+
+def _state(ctx: Context) -> Check:
+    from idealweek.store import SCHEMA_VERSION
+
+    path = ctx.state_dir() / "state.sqlite3"
+    if not path.exists():
+        folder = path.parent
+        ok = (folder.is_dir() and os.access(folder, os.W_OK)) or _creatable(folder)
+        return Check(
+            "state database", ok, f"{path} not created yet (first cycle); folder {'writable' if ok else 'NOT writable'}"
+        )
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            result = db.execute("PRAGMA integrity_check").fetchone()
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return Check("state database", False, f"{path}: {exc} (the next run moves it aside and starts afresh)")
+    status = str(result[0]) if result else "no answer"
+    version = int(row[0]) if row else 0
+    if status != "ok":
+        return Check("state database", False, f"{path}: integrity check says {status}")
+    if version > SCHEMA_VERSION:
+        return Check(
+            "state database", False, f"{path}: schema {version} is newer than this idealweek ({SCHEMA_VERSION})"
+        )
+    return Check("state database", True, f"{path}: integrity ok, schema {version}")
+
+
+def _clock(ctx: Context, timeout: float, clock: Clock) -> Iterator[Check]:
+    from zoneinfo import ZoneInfo
+
+    now = clock()
+    zone = ZoneInfo(ctx.settings.timezone)
+    system = cfg.system_zone()
+    local = now.astimezone(zone)
+    note = "" if system == ctx.settings.timezone else f" (the system's zone is {system}; the config's wins)"
+    yield Check("time zone", True, f"{ctx.settings.timezone}, now {local:%Y-%m-%d %H:%M %Z}{note}")
+    if now.year < 2024:
+        yield Check("clock", False, f"the system clock says {now:%Y-%m-%d}: set the time (NTP)")
+        return
+    urls = [url for acct in ctx.settings.accounts.values() for _, url in _account_urls(acct)]
+    urls += [c.url for c in ctx.settings.calendars.values() if c.url]
+    for url in urls:
+        skew = _skew(url, timeout, now)
+        if skew is None:
+            continue
+        host = urlsplit(url).hostname
+        ok = abs(skew) <= MAX_SKEW_S
+        advice = "" if ok else "; sign-ins fail with a skewed clock: enable NTP (timedatectl set-ntp true)"
+        yield Check("clock", ok, f"{skew:+.0f} s against {host}{advice}")
+        return
+    yield Check("clock", None, f"system clock {now:%Y-%m-%d %H:%M:%S} UTC; no server to compare with")
+
+
+def _skew(url: str, timeout: float, now: datetime) -> float | None:
+    """Seconds our clock is ahead of the server's ``Date`` header, or None when it cannot be told."""
+    try:
+        req = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "idealweek-doctor"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                date = resp.headers.get("Date")
+        except urllib.error.HTTPError as exc:
+            date = exc.headers.get("Date")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    if not date:
+        return None
+    try:
+        theirs = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    return (now - theirs).total_seconds()
