@@ -175,11 +175,24 @@ class FakeCalendar:
 
 @dataclass
 class _Snapshot:
-    pages: list[list[dict[str, Any]]]
+    pages: list[list[str]]
+    """Each page's items, encoded as JSON when the listing started (a consistent snapshot)."""
     sync_token: str | None
     signature: str
     next_sync_token: str
     calendar: FakeCalendar
+
+
+@dataclass
+class _RawPage:
+    """An events.list page whose items are already JSON text."""
+
+    page: dict[str, Any]
+    items: list[str]
+
+    def encode(self) -> bytes:
+        head = json.dumps(self.page)[:-1]
+        return f'{head}, "items": [{",".join(self.items)}]}}'.encode()
 
 
 def _rfc3339(value: datetime) -> str:
@@ -682,7 +695,8 @@ class GoogleFake:
                     else:
                         self._delete(cal, eid, headers)
                         return 204, {}, b""
-        return 200, {"Content-Type": "application/json; charset=UTF-8"}, json.dumps(result).encode("utf-8")
+        payload = result.encode() if isinstance(result, _RawPage) else json.dumps(result).encode("utf-8")
+        return 200, {"Content-Type": "application/json; charset=UTF-8"}, payload
 
     def _authorize_request(self, headers: Message, scopes: list[str]) -> None:
         value = headers.get("authorization") or ""
@@ -763,7 +777,7 @@ class GoogleFake:
             raise ApiFailure(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.")
         return seq
 
-    def _list(self, cal: FakeCalendar, params: dict[str, str]) -> dict[str, Any]:
+    def _list(self, cal: FakeCalendar, params: dict[str, str]) -> _RawPage:
         sync = params.get("syncToken")
         if sync is not None:
             bad = sorted(SYNC_FORBIDDEN & set(params))
@@ -795,7 +809,7 @@ class GoogleFake:
         size = min(max_results, max(1, self.page_size))
         pages = [items[i : i + size] for i in range(0, len(items), size)] or [[]]
         if self.empty_pages and items:
-            spaced: list[list[dict[str, Any]]] = [[]]
+            spaced: list[list[str]] = [[]]
             for i, page in enumerate(pages):
                 spaced.append(page)
                 if i % 2 == 0 and i + 1 < len(pages):
@@ -808,7 +822,7 @@ class GoogleFake:
             self._snapshots.popitem(last=False)
         return self._page(snap, snap_id, 0)
 
-    def _page(self, snap: _Snapshot, snap_id: str, index: int) -> dict[str, Any]:
+    def _page(self, snap: _Snapshot, snap_id: str, index: int) -> _RawPage:
         if index >= len(snap.pages):
             raise bad_request("Invalid page token value.", "invalid")
         cal = snap.calendar
@@ -821,13 +835,12 @@ class GoogleFake:
             "timeZone": cal.time_zone,
             "accessRole": cal.access_role,
             "defaultReminders": [{"method": "popup", "minutes": 10}],
-            "items": snap.pages[index],
         }
         if index + 1 < len(snap.pages):
             page["nextPageToken"] = f"{snap_id}.{index + 1}"
         else:
             page["nextSyncToken"] = snap.next_sync_token
-        return page
+        return _RawPage(page, snap.pages[index])
 
     def _filtered(self, cal: FakeCalendar, params: dict[str, str]) -> Iterator[dict[str, Any]]:
         show_deleted = params.get("showDeleted") == "true"
@@ -851,14 +864,14 @@ class GoogleFake:
             yield event
 
     @staticmethod
-    def _as_listed(event: dict[str, Any], incremental: bool) -> dict[str, Any]:
+    def _as_listed(event: dict[str, Any], incremental: bool) -> str:
         if incremental and event.get("status") == "cancelled":
             slim: dict[str, Any] = {k: event[k] for k in ("kind", "etag", "id", "status") if k in event}
             for key in ("recurringEventId", "originalStartTime"):
                 if key in event:
                     slim[key] = event[key]
-            return copy.deepcopy(slim)
-        return copy.deepcopy(event)
+            return json.dumps(slim)
+        return json.dumps(event)
 
     # -- events.get / insert / patch / update / delete ----------------------------------
     def _get(self, cal: FakeCalendar, eid: str) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def zone_or(name: object, default: ZoneInfo) -> ZoneInfo:
 
 def parse_when(value: object, default_zone: ZoneInfo) -> tuple[datetime, bool]:
     """An ``EventDateTime`` → (aware datetime, all-day?).  Raises ``ValueError`` when unreadable."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise ValueError(f"not an EventDateTime: {value!r}")
     zone = zone_or(value.get("timeZone"), default_zone)
     if value.get("dateTime"):
@@ -120,13 +120,13 @@ def own_response(item: Mapping[str, Any]) -> Response:
     """The user's own answer: the attendee marked ``self``; the organizer of a meeting; else none."""
     attendees = item.get("attendees") or []
     for attendee in attendees:
-        if isinstance(attendee, Mapping) and attendee.get("self"):
+        if isinstance(attendee, dict) and attendee.get("self"):
             try:
                 return Response(str(attendee.get("responseStatus", "needsAction")))
             except ValueError:
                 return Response.NEEDS_ACTION
     organizer = item.get("organizer") or {}
-    if attendees and isinstance(organizer, Mapping) and organizer.get("self"):
+    if attendees and isinstance(organizer, dict) and organizer.get("self"):
         return Response.ORGANIZER
     return Response.NONE
 
@@ -157,7 +157,7 @@ def event_from_json(calendar: str, item: Mapping[str, Any], default_zone: ZoneIn
     except ValueError:
         status = Status.CONFIRMED
     props = (item.get("extendedProperties") or {}).get("private") or {}
-    tag = tag_from_properties(props) if isinstance(props, Mapping) else None
+    tag = tag_from_properties(props) if isinstance(props, dict) and props else None
     if tag is not None and event_id(tag.key) != uid:
         # A copy the user made of an owned event: the copy is theirs, not ours.
         tag = None

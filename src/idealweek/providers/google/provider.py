@@ -72,10 +72,14 @@ class GoogleProvider:
         self.page_size = min(PAGE_SIZE, page_size)
         self.requests: RequestCounter = client.counter
         self._log = log.bind(calendar=name)
+        self._events_resource: Any = None
 
     @property
     def _events(self) -> Any:
-        return self.client.service.events()
+        # Building the resource walks the discovery document (~10 ms): do it once.
+        if self._events_resource is None:
+            self._events_resource = self.client.service.events()
+        return self._events_resource
 
     # -- reading --------------------------------------------------------------
     def read_changes(self, token: str | None) -> ChangeSet:
