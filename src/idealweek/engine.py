@@ -42,7 +42,7 @@ from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
 from idealweek.store import Store
-from idealweek.week import iso_week_bounds
+from idealweek.week import iso_week_bounds, week_start_from_label
 from idealweek.weekstats import final_weeks
 
 log = structlog.get_logger(__name__)
@@ -242,9 +242,13 @@ class Engine:
         )
         current_start, _ = iso_week_bounds(now, self.settings.zone)
         final = final_weeks(store)  # finalised by the daemon's daily job: never overwritten
+        zone = self.settings.zone
         for w in result.weeks:
-            if w.week <= _label(current_start, self.settings) and w.week not in final:
-                store.save_week(w.week, w.__dict__, now)
+            if w.week > _label(current_start, self.settings) or w.week in final:
+                continue
+            if week_start_from_label(w.week, zone) < result.window_start:
+                continue  # only partly inside the plan's window: keep the figures saved when it was whole
+            store.save_week(w.week, w.__dict__, now)
 
     # -- guard -------------------------------------------------------------------
     def _guard(self, ops: list[Operation], events: list[Event], writable: set[str], now: datetime, force: bool) -> None:

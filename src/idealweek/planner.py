@@ -118,6 +118,8 @@ class Plan:
     makeups: tuple[DesiredEvent, ...]
     focus: tuple[DesiredEvent, ...]
     weeks: tuple[WeekFigures, ...]
+    window_start: datetime
+    """The plan looks at events from here on: weeks starting earlier are only partly seen."""
     notes: tuple[str, ...] = ()
 
     @property
@@ -140,7 +142,10 @@ class _Ctx:
         self.step = cu.granularity
         self.freeze_until = inp.now + cu.freeze
         self.horizon_end = inp.now + self.s.horizon
-        self.lookback = inp.now - cu.within - timedelta(days=1)
+        # Look back far enough for every debt that can still be paid, and always over the whole
+        # previous week, so that week's figures are complete while it is "last week".
+        prev_week_start, _ = iso_week_bounds(inp.now - timedelta(days=7), self.zone)
+        self.lookback = min(inp.now - cu.within - timedelta(days=1), prev_week_start)
         self.latest = cu.prefer == "latest"
         self.blocks_cal = (self.s.calendars_with(Role.BLOCKS) or [""])[0]
         self.focus_cal = (self.s.calendars_with(Role.FOCUS) or [""])[0]
@@ -265,6 +270,7 @@ def plan(inp: PlanInput) -> Plan:
         makeups=tuple(makeups),
         focus=tuple(focus),
         weeks=tuple(weeks),
+        window_start=ctx.lookback,
         notes=tuple(ctx.notes),
     )
 
@@ -593,7 +599,7 @@ def _focus(
             tomb_starts.add(iv.start)
             declined[iso_week_label(iv.start, ctx.zone)] += iv.minutes
 
-    week_start, _ = iso_week_bounds(ctx.now, ctx.zone)
+    week_start, _ = iso_week_bounds(ctx.lookback, ctx.zone)
     while week_start < ctx.horizon_end:
         _, week_end = iso_week_bounds(week_start, ctx.zone)
         label = iso_week_label(week_start, ctx.zone)

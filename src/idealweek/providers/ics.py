@@ -329,10 +329,33 @@ def _prepare(cal: icalendar.Calendar, ctx: _Ctx, default_uid: str) -> tuple[dict
     return groups, recurring
 
 
+MAX_OCCURRENCES = 20_000
+"""Occurrences one calendar may expand to inside the window; more is treated as hostile input."""
+_SUB_HOURLY = ("SECONDLY", "MINUTELY")
+
+
 def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Any]:
+    """Occurrences in ``[lo, hi)``; refuses sub-hourly rules and runaway expansions instead of hanging."""
     import recurring_ical_events
 
-    return list(recurring_ical_events.of(cal).between(lo, hi))
+    for comp in cal.walk("VEVENT"):
+        rules = comp.get("RRULE")
+        for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+            freq = [str(f).upper() for f in (rule.get("FREQ") or [])]
+            if any(f in _SUB_HOURLY for f in freq):
+                raise ValueError(f"recurrence FREQ={freq[0]} is not supported (sub-hourly)")
+    out: list[Any] = []
+    for occ in recurring_ical_events.of(cal).after(lo):
+        start = occ.get("DTSTART")
+        value = getattr(start, "dt", None)
+        if isinstance(value, datetime) and value.tzinfo is not None and value >= hi:
+            break
+        if isinstance(value, date) and not isinstance(value, datetime) and value >= hi.date():
+            break
+        out.append(occ)
+        if len(out) > MAX_OCCURRENCES:
+            raise ValueError(f"more than {MAX_OCCURRENCES} occurrences in the window")
+    return out
 
 
 def _subcalendar(cal: icalendar.Calendar, comps: Sequence[Any]) -> icalendar.Calendar:
