@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from idealweek.errors import ProviderError
 from idealweek.model import Response, Status, utc
 from idealweek.providers.google import GoogleProvider
 from tests.contract import desired
@@ -251,5 +252,18 @@ def test_secondary_calendar_is_read_by_its_id(fake: GoogleFake) -> None:
         cs = p.read_changes(None)
         assert [e.title for e in cs.upserts] == ["School"] and cs.upserts[0].calendar == "fam"
         assert not p.writable
+    finally:
+        p.close()
+
+
+def test_unknown_calendar_id_is_explained(fake: GoogleFake) -> None:
+    """A calendar id Google does not know fails with a message pointing to `idealweek calendars`."""
+    cals = {
+        "gone": {"source": "google", "account": "work", "id": "nope@group.calendar.google.com", "roles": ["meetings"]}
+    }
+    p = google_provider(fake, "gone", calendars=cals)
+    try:
+        with pytest.raises(ProviderError, match="idealweek calendars"):
+            p.read_changes(None)
     finally:
         p.close()

@@ -83,14 +83,22 @@ class GoogleProvider:
 
     # -- reading --------------------------------------------------------------
     def read_changes(self, token: str | None) -> ChangeSet:
-        if token is not None:
-            try:
-                return self._list(sync_token=token)
-            except ApiError as exc:
-                if exc.status != 410:
-                    raise
-                self._log.info("google sync token expired, doing a full sync", reason=exc.reason)
-        return self._list(sync_token=None)
+        try:
+            if token is not None:
+                try:
+                    return self._list(sync_token=token)
+                except ApiError as exc:
+                    if exc.status != 410:
+                        raise
+                    self._log.info("google sync token expired, doing a full sync", reason=exc.reason)
+            return self._list(sync_token=None)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise ProviderError(
+                    f"{self.name}: Google has no calendar with id {self.calendar_id!r} for this account; "
+                    "list the ids with `idealweek calendars ACCOUNT`"
+                ) from None
+            raise
 
     def _list(self, sync_token: str | None, owned_only: bool = False) -> ChangeSet:
         params: dict[str, Any] = {"calendarId": self.calendar_id, "singleEvents": True, "maxResults": self.page_size}
@@ -265,4 +273,4 @@ def expected_id(desired: DesiredEvent) -> str:
     return event_id(desired.key)
 
 
-__all__ = ["EventExists", "GoogleProvider", "ProviderError", "expected_id"]
+__all__ = ["EventExists", "GoogleProvider", "expected_id"]
