@@ -40,10 +40,10 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"expected a duration like \"30m\", \"2h\" or \"7d\", got {value!r}")
+        raise ValueError(f'expected a duration like "30m", "2h" or "7d", got {value!r}')
     m = _DURATION_RE.match(value)
     if not value.strip() or m is None or not any(m.groups()):
-        raise ValueError(f"invalid duration {value!r}: write it like \"30m\", \"2h\", \"1h30m\" or \"7d\"")
+        raise ValueError(f'invalid duration {value!r}: write it like "30m", "2h", "1h30m" or "7d"')
     d, h, mi, s = (int(g) if g else 0 for g in m.groups())
     return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
@@ -64,7 +64,7 @@ def parse_clock(value: object) -> time:
     if isinstance(value, time):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
-        raise ValueError(f"invalid time {value!r}: write it like \"18:00\"")
+        raise ValueError(f'invalid time {value!r}: write it like "18:00"')
     hh, mm = (int(x) for x in value.strip().split(":"))
     if (hh, mm) == (24, 0):
         return time.max
@@ -83,13 +83,13 @@ def parse_days(value: object) -> frozenset[int]:
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         items = [str(v).strip().lower() for v in value]
     else:
-        raise ValueError(f"expected weekdays like \"mon-fri\" or [\"sat\", \"sun\"], got {value!r}")
+        raise ValueError(f'expected weekdays like "mon-fri" or ["sat", "sun"], got {value!r}')
     days: set[int] = set()
     for item in items:
         if "-" in item:
             a, _, b = item.partition("-")
             if a not in WEEKDAYS or b not in WEEKDAYS:
-                raise ValueError(f"invalid weekday range {item!r}: use mon..sun, e.g. \"mon-fri\"")
+                raise ValueError(f'invalid weekday range {item!r}: use mon..sun, e.g. "mon-fri"')
             i, j = WEEKDAYS.index(a), WEEKDAYS.index(b)
             days.update(range(i, j + 1) if i <= j else [*range(i, 7), *range(0, j + 1)])
         elif item in WEEKDAYS:
@@ -105,11 +105,11 @@ def parse_days(value: object) -> frozenset[int]:
 
 def parse_zone(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"expected an IANA time zone name like \"Europe/Berlin\", got {value!r}")
+        raise ValueError(f'expected an IANA time zone name like "Europe/Berlin", got {value!r}')
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}: use an IANA name like \"Europe/Berlin\"") from None
+        raise ValueError(f'unknown time zone {value!r}: use an IANA name like "Europe/Berlin"') from None
     return value
 
 
@@ -224,9 +224,7 @@ class Focus(_Model):
     chunk: Duration = timedelta(hours=2)
     min_chunk: Duration = timedelta(hours=1)
     title: str = "Focus"
-    hours: tuple[Window, ...] = (
-        Window(days=frozenset(range(5)), start=time(9), end=time(17)),
-    )
+    hours: tuple[Window, ...] = (Window(days=frozenset(range(5)), start=time(9), end=time(17)),)
     focus_time: bool = False
     """On a Google primary calendar of a Workspace user, write focus blocks as eventType focusTime."""
 
@@ -389,7 +387,7 @@ class Settings(_Model):
 
     def category_title(self, category: str) -> str:
         cat = self.categories.get(category)
-        return (cat.title if cat and cat.title else category.replace("_", " ").capitalize())
+        return cat.title if cat and cat.title else category.replace("_", " ").capitalize()
 
 
 def _unknown(key: str, value: str, known: dict[str, Any], what: str) -> str:
@@ -478,7 +476,7 @@ def _problems(exc: ValidationError) -> list[str]:
         if typ == "missing":
             msg = "required key is missing"
         elif typ == "union_tag_invalid" or typ == "union_tag_not_found":
-            msg = "provider must be \"google\" or \"outlook\""
+            msg = 'provider must be "google" or "outlook"'
         if "\n" in msg:
             out.extend(part if not loc else f"{loc}.{part}" for part in msg.split("\n"))
             continue
