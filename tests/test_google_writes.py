@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed
 from idealweek.model import TAG_PROPERTY, DesiredEvent, Kind, OwnedTag, utc
@@ -241,3 +243,19 @@ def test_focus_blocks_on_secondary_calendar_stay_default(fake: GoogleFake) -> No
         assert raw is not None and raw["eventType"] == "default"
     finally:
         p.close()
+
+
+@given(
+    key=st.text(min_size=1, max_size=300),
+    category=st.text(max_size=60),
+    pays=st.dictionaries(st.text(min_size=1, max_size=120), st.integers(0, 10_000), max_size=120),
+)
+@settings(max_examples=60, deadline=None)
+def test_any_tag_fits_google_limits_and_reads_back(key: str, category: str, pays: dict[str, int]) -> None:
+    """Every tag is stored within Google's key/value limits and reads back whole (or without pays if huge)."""
+    tag = OwnedTag(key, Kind.MAKEUP, T0, T0 + H, category, pays)
+    props = tag_properties(tag)
+    assert all(len(k) <= 44 and len(v) <= 1024 for k, v in props.items())
+    back = tag_from_properties(props)
+    assert back in (tag, dataclasses.replace(tag, pays={}))
+    assert event_id(key) == event_id(key) and is_valid_event_id(event_id(key))
