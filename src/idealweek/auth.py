@@ -61,7 +61,7 @@ def command(ctx: Context) -> int:
             from idealweek.providers import outlook
 
             outlook.sign_in(ctx.settings, ctx.config_path, args.account, store)
-        print(f"Signed in: account {args.account!r} ({provider}); token kept in {store.description}.")
+        print(f"Token for account {args.account!r} ({provider}) kept in {store.description}.")
         return 0
     if action == "export":
         value = store.get(secret_name(args.account))
