@@ -142,6 +142,19 @@ def redact(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> M
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the moment of writing (it may be swapped, e.g. by test runners)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return _is_tty(sys.stderr)
+
+
 def _is_tty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
@@ -155,7 +168,7 @@ def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     ``fmt``: ``console`` (human-readable), ``json`` (one object per line) or
     ``auto`` (console on a terminal, JSON otherwise, e.g. under systemd).
     """
-    out = stream or sys.stderr
+    out = stream if stream is not None else _CurrentStderr()
     tty = _is_tty(out)
     if fmt == "auto":
         fmt = "console" if tty else "json"
@@ -175,7 +188,7 @@ def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=structlog.PrintLoggerFactory(out),  # type: ignore[arg-type]  # write/flush is enough
         cache_logger_on_first_use=False,
     )
     # Other libraries log through the standard library: same redaction, same format, same stream.
