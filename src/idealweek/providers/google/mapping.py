@@ -31,6 +31,7 @@ MAX_PARTS = 8
 MAX_KEY_LENGTH = 44
 """Google silently drops private property keys longer than this."""
 
+_STATUSES: dict[object, Status] = {s.value: s for s in Status}
 NEVER_BUSY_TYPES = frozenset({"workingLocation", "birthday"})
 ALWAYS_BUSY_TYPES = frozenset({"outOfOffice"})
 
@@ -97,13 +98,14 @@ def parse_when(value: object, default_zone: ZoneInfo) -> tuple[datetime, bool]:
     """An ``EventDateTime`` → (aware datetime, all-day?).  Raises ``ValueError`` when unreadable."""
     if not isinstance(value, dict):
         raise ValueError(f"not an EventDateTime: {value!r}")
-    zone = zone_or(value.get("timeZone"), default_zone)
-    if value.get("dateTime"):
-        dt = datetime.fromisoformat(str(value["dateTime"]))
+    text = value.get("dateTime")
+    if text:
+        dt = datetime.fromisoformat(str(text))
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=zone)
-        return dt, False
+            dt = dt.replace(tzinfo=zone_or(value.get("timeZone"), default_zone))
+        return dt.astimezone(UTC), False
     if value.get("date"):
+        zone = zone_or(value.get("timeZone"), default_zone)
         return datetime.combine(date.fromisoformat(str(value["date"])), time(), zone), True
     raise ValueError(f"EventDateTime without date or dateTime: {value!r}")
 
@@ -152,10 +154,7 @@ def event_from_json(calendar: str, item: Mapping[str, Any], default_zone: ZoneIn
         raise ValueError("event without id")
     start, all_day = parse_when(item.get("start"), default_zone)
     end, _ = parse_when(item.get("end"), default_zone)
-    try:
-        status = Status(str(item.get("status", "confirmed")))
-    except ValueError:
-        status = Status.CONFIRMED
+    status = _STATUSES.get(item.get("status", "confirmed"), Status.CONFIRMED)
     props = (item.get("extendedProperties") or {}).get("private") or {}
     tag = tag_from_properties(props) if isinstance(props, dict) and props else None
     if tag is not None and event_id(tag.key) != uid:
