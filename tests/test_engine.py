@@ -273,3 +273,33 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(UserError, match="newer than this idealweek"):
         Store(db)
+
+
+def test_series_removed_by_id_removes_its_occurrences(world: World) -> None:
+    """A recurring series reported deleted by its id alone takes its occurrences with it."""
+    occurrences = [
+        dataclasses.replace(meeting(at(d, 17, 30), 60, uid=f"weekly_{d}"), series="weekly", recurrence_id=f"r{d}")
+        for d in (0, 1, 2)
+    ]
+    for ev in occurrences:
+        world.work.user_put(ev)
+    world.engine.cycle()
+    assert len(world.owned(world.home, Kind.MAKEUP)) >= 1
+    for ev in occurrences:
+        del world.work.events[ev.uid]
+    world.work.log.append("weekly")  # the service reports only the series id as removed
+    report = world.engine.cycle()
+    assert world.owned(world.home, Kind.MAKEUP) == []
+    assert report.plan is not None and report.plan.intrusions == ()
+    # a new process (no in-memory cache) sees the same
+    world.engine = world.make_engine()
+    assert world.engine.cycle().ops == []
+
+
+def test_steady_cycles_do_not_reread_the_database(world: World) -> None:
+    """After the first cycle the engine keeps events in memory; a cycle with no change plans from them."""
+    world.work.user_put(meeting(at(0, 17, 30), 60, uid="late"))
+    world.engine.cycle()
+    world.store.db.execute("DELETE FROM events")  # if the engine re-read SQLite it would now see nothing
+    report = world.engine.cycle()
+    assert report.ops == [] and report.events_seen > 0

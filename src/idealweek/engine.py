@@ -128,6 +128,8 @@ class Engine:
         self.clock = clock
         self.config_path = config_path
         self.stop_requested = False
+        self._cache: dict[str, dict[str, Event]] = {}
+        """Events per calendar as of the last committed cycle (the daemon does not re-read SQLite each cycle)."""
 
     # -- the cycle --------------------------------------------------------------
     def cycle(self, *, dry_run: bool = False, force: bool = False) -> CycleReport:
@@ -165,7 +167,8 @@ class Engine:
         with store.transaction():
             for name, cs in changes.items():
                 store.apply_changes(name, cs.full, cs.upserts, cs.removed, cs.token, now)
-            events = store.events(self.providers.keys())
+            cache = self._events_after(changes)
+            events = [ev for cal in sorted(cache) for ev in cache[cal].values()]
             report.events_seen = len(events)
             self._detect_user_changes(events, set(changes), now, report)
             self._record_payments(events, now)
@@ -182,6 +185,7 @@ class Engine:
             result = plan(inp)
             report.plan = result
             self._record_ledger(result, now)
+        self._cache = cache  # only once the transaction holding the same changes has committed
 
         writable = {n for n, p in self.providers.items() if p.writable and n in changes}
         freeze_until = now + s.catch_up.freeze
@@ -194,6 +198,31 @@ class Engine:
         self._apply(ops, now, report)
         with store.transaction():
             store.add_cycle(now, report.summary())
+
+    def _events_after(self, changes: Mapping[str, ChangeSet]) -> dict[str, dict[str, Event]]:
+        """Every calendar's events after this cycle's changes (from memory; SQLite only on first use)."""
+        out: dict[str, dict[str, Event]] = {}
+        for name in self.providers:
+            cs = changes.get(name)
+            if cs is not None and cs.full:
+                out[name] = {e.uid: e for e in cs.upserts}
+                continue
+            base = self._cache.get(name)
+            if base is None:  # first cycle of this process: the store already holds this cycle's changes
+                out[name] = {e.uid: e for e in self.store.events([name])}
+                continue
+            if cs is not None and (cs.upserts or cs.removed):
+                base = dict(base)
+                gone = set(cs.removed)
+                for uid in gone:
+                    base.pop(uid, None)
+                if gone and any(e.series in gone for e in base.values()):
+                    # a deleted recurring series may be reported by its id only: its occurrences go too
+                    base = {u: e for u, e in base.items() if e.series not in gone}
+                for e in cs.upserts:
+                    base[e.uid] = e
+            out[name] = base
+        return out
 
     # -- before planning ---------------------------------------------------------
     def _detect_user_changes(self, events: list[Event], read_ok: set[str], now: datetime, report: CycleReport) -> None:

@@ -246,11 +246,18 @@ class Store:
         db = self.db
         if full:
             db.execute("DELETE FROM events WHERE calendar=?", (calendar,))
+        gone = list(removed)
+        db.executemany("DELETE FROM events WHERE calendar=? AND uid=?", ((calendar, uid) for uid in gone))
+        if gone and not full:
+            # a deleted recurring series may be reported by its id only: its occurrences go too
+            db.executemany(
+                "DELETE FROM events WHERE calendar=? AND json_extract(data, '$.series')=?",
+                ((calendar, uid) for uid in gone),
+            )
         db.executemany(
             "INSERT OR REPLACE INTO events VALUES (?,?,?)",
             ((calendar, ev.uid, event_to_json(ev)) for ev in upserts),
         )
-        db.executemany("DELETE FROM events WHERE calendar=? AND uid=?", ((calendar, uid) for uid in removed))
         count = db.execute("SELECT COUNT(*) FROM events WHERE calendar=?", (calendar,)).fetchone()[0]
         db.execute(
             "INSERT OR REPLACE INTO sync_state VALUES (?,?,?,?)",
