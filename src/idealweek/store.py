@@ -71,38 +71,90 @@ def _dt(s: str) -> datetime:
     return datetime.fromisoformat(s).astimezone(UTC)
 
 
+_STATUS = {s.value: s for s in Status}
+_RESPONSE = {r.value: r for r in Response}
+
+
 def event_to_json(ev: Event) -> str:
-    d = {
-        "calendar": ev.calendar,
-        "uid": ev.uid,
-        "start": _ts(ev.start),
-        "end": _ts(ev.end),
-        "title": ev.title,
-        "description": ev.description,
-        "location": ev.location,
-        "all_day": ev.all_day,
-        "status": ev.status.value,
-        "busy": ev.busy,
-        "response": ev.response.value,
-        "private": ev.private,
-        "tag": ev.tag.encode() if ev.tag else None,
-        "etag": ev.etag,
-        "series": ev.series,
-        "recurrence_id": ev.recurrence_id,
-        "attendees": ev.attendees,
-    }
-    return json.dumps(d, separators=(",", ":"))
+    """Compact row for the event cache: a JSON list with epoch seconds (fast to write and read)."""
+    return json.dumps(
+        [
+            2,
+            ev.calendar,
+            ev.uid,
+            ev.start.timestamp(),
+            ev.end.timestamp(),
+            ev.title,
+            ev.description,
+            ev.location,
+            ev.all_day,
+            ev.status.value,
+            ev.busy,
+            ev.response.value,
+            ev.private,
+            ev.tag.encode() if ev.tag else None,
+            ev.etag,
+            ev.series,
+            ev.recurrence_id,
+            ev.attendees,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def _decode_tag(text: object) -> OwnedTag | None:
+    if not text:
+        return None
+    try:
+        return OwnedTag.decode(str(text))
+    except ValueError:
+        return None
 
 
 def event_from_json(text: str) -> Event:
     d = json.loads(text)
-    tag = None
-    if d.get("tag"):
-        try:
-            tag = OwnedTag.decode(d["tag"])
-        except ValueError:
-            tag = None
-    return Event(
+    if isinstance(d, list):
+        (
+            _v,
+            cal,
+            uid,
+            start,
+            end,
+            title,
+            desc,
+            loc,
+            all_day,
+            status,
+            busy,
+            resp,
+            private,
+            tag,
+            etag,
+            series,
+            rid,
+            attendees,
+        ) = d
+        return Event(
+            calendar=cal,
+            uid=uid,
+            start=datetime.fromtimestamp(start, UTC),
+            end=datetime.fromtimestamp(end, UTC),
+            title=title,
+            description=desc,
+            location=loc,
+            all_day=bool(all_day),
+            status=_STATUS.get(status, Status.CONFIRMED),
+            busy=bool(busy),
+            response=_RESPONSE.get(resp, Response.NONE),
+            private=bool(private),
+            tag=_decode_tag(tag),
+            etag=etag,
+            series=series,
+            recurrence_id=rid,
+            attendees=int(attendees),
+        )
+    return Event(  # rows written by version 0.1.0 (a dict with ISO times)
         calendar=d["calendar"],
         uid=d["uid"],
         start=_dt(d["start"]),
@@ -115,7 +167,7 @@ def event_from_json(text: str) -> Event:
         busy=bool(d.get("busy", True)),
         response=Response(d.get("response", "none")),
         private=bool(d.get("private", False)),
-        tag=tag,
+        tag=_decode_tag(d.get("tag")),
         etag=d.get("etag", ""),
         series=d.get("series", ""),
         recurrence_id=d.get("recurrence_id", ""),
@@ -251,7 +303,7 @@ class Store:
         if gone and not full:
             # a deleted recurring series may be reported by its id only: its occurrences go too
             db.executemany(
-                "DELETE FROM events WHERE calendar=? AND json_extract(data, '$.series')=?",
+                "DELETE FROM events WHERE calendar=? AND json_extract(data, '$[15]')=?",
                 ((calendar, uid) for uid in gone),
             )
         db.executemany(
