@@ -120,7 +120,8 @@ class Service:
     def reload(self) -> bool:
         """SIGHUP: read the config again; keep the running one when the new one is bad."""
         path = self.ctx.config_path
-        self.notifier.reloading()
+        if self._ready:  # RELOADING=1 is answered by READY=1 below; before the first READY there is nothing to reload
+            self.notifier.reloading()
         try:
             settings = cfg.load(path)
             loaded = self.build(settings)
