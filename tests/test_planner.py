@@ -378,3 +378,13 @@ def test_stability_unrelated_change_moves_nothing(specs: list[tuple[int, int, in
     before = {(d.calendar, d.key, d.start, d.end) for d in first.desired if d.kind in (Kind.MAKEUP, Kind.FOCUS)}
     after = {(d.calendar, d.key, d.start, d.end) for d in again.desired if d.kind in (Kind.MAKEUP, Kind.FOCUS)}
     assert before <= after
+
+
+def test_intrusion_older_than_the_deadline_is_history_not_debt() -> None:
+    """An intrusion first seen after its deadline passed counts in the figures but creates no debt."""
+    s = make_settings(extra="")
+    s = s.model_copy(update={"catch_up": s.catch_up.model_copy(update={"within": timedelta(days=2)})})
+    p = run([meeting(at(-3, 17, 30), 60)], settings=s)  # Friday before: its 2-day deadline passed on Sunday
+    assert len(p.intrusions) == 1
+    assert p.debts == ()
+    assert sum(w.lost_min for w in p.weeks) == 60

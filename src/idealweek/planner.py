@@ -304,11 +304,18 @@ def _intrusions(
 
 
 def _debts(intrusions: Sequence[Intrusion], ctx: _Ctx) -> list[Debt]:
-    """Debts from catch-up intrusions, merged with the final ledger."""
+    """Debts from catch-up intrusions, merged with the final ledger.
+
+    An intrusion whose deadline had already passed when idealweek first saw it (it happened
+    more than ``within`` ago, e.g. before the first run) is history: it counts in the week's
+    figures but creates no debt.  Debts seen while they could still be paid are in the ledger.
+    """
     within = ctx.s.catch_up.within
     debts: dict[str, Debt] = {}
     for it in intrusions:
         if it.block.policy != Policy.CATCH_UP or it.minutes <= 0:
+            continue
+        if it.start + within <= ctx.now:
             continue
         did = f"debt:{it.block.id}"
         debts[did] = Debt(
