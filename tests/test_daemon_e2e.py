@@ -79,7 +79,7 @@ def test_ready_watchdog_status_and_clean_stop(tmp_path: Path, notify: NotifyList
         t0 = time.monotonic()
         assert d.stop() == 0
         assert time.monotonic() - t0 < 15
-        assert "STOPPING=1" in notify.lines()
+        wait_for(lambda: "STOPPING=1" in notify.lines(), what="STOPPING=1")
         assert d.events("daemon.stopped")
     finally:
         d.kill()
@@ -141,7 +141,7 @@ def test_sighup_with_bad_config_keeps_the_old_one(tmp_path: Path, notify: Notify
         d.signal(signal.SIGHUP)
         rejected = wait_for(lambda: d.events("reload.rejected"), what="reload.rejected")[0]
         assert rejected["level"] == "error" and str(cfg) == rejected["config"]
-        assert "RELOADING=1" in notify.lines()
+        wait_for(lambda: "RELOADING=1" in notify.lines(), what="RELOADING=1")
         wait_for(lambda: any("reload rejected" in s for s in notify.statuses()), what="STATUS naming the rejection")
         n = len(d.events("cycle"))
         wait_for(lambda: len(d.events("cycle")) >= n + 2, what="two more cycles on the old config")
@@ -150,7 +150,7 @@ def test_sighup_with_bad_config_keeps_the_old_one(tmp_path: Path, notify: Notify
         d.signal(signal.SIGHUP)
         wait_for(lambda: d.events("reload.accepted"), what="reload.accepted")
         wait_for(lambda: d.events("config.applied"), what="config.applied")
-        assert notify.count("READY=1") >= 2  # READY=1 again after each reload
+        wait_for(lambda: notify.count("READY=1") >= 2, what="READY=1 again after the reload")
         assert d.stop() == 0
     finally:
         d.kill()

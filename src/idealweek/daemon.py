@@ -103,6 +103,8 @@ class Service:
         self._ready = False
         self._force_once = bool(getattr(ctx.args, "force", False))
         self._last_error = ""
+        self._config_problem = ""
+        """Set while a rejected reload leaves the previous config running; cleared by a good reload."""
         self._last: dict[str, object] = {}
         self.cycles = 0
         self.scheduler = self._make_scheduler()
@@ -127,12 +129,12 @@ class Service:
             loaded = self.build(settings)
         except ConfigError as exc:
             log.error("reload.rejected", config=str(path), problems=exc.problems, kept="the previous configuration")
-            self._last_error = f"config reload rejected ({len(exc.problems)} problems); previous config kept"
+            self._config_problem = f"config reload rejected ({len(exc.problems)} problems), previous config kept"
             self._notify_ready()
             return False
         except IdealweekError as exc:
             log.error("reload.rejected", config=str(path), error=str(exc), kept="the previous configuration")
-            self._last_error = f"config reload rejected: {exc}; previous config kept"
+            self._config_problem = f"config reload rejected ({exc}), previous config kept"
             self._notify_ready()
             return False
         old = self.current.settings
@@ -145,7 +147,7 @@ class Service:
             self._modify_job("sync", trigger=self._sync_trigger(settings))
         if settings.timezone != old.timezone:
             self._modify_job("daily", trigger=self._daily_trigger(settings))
-        self._last_error = ""
+        self._config_problem = ""
         self._modify_job("sync", next_run_time=self.clock())
         log.info("reload.accepted", config=str(path), calendars=len(settings.calendars))
         self._notify_ready()
@@ -310,8 +312,8 @@ class Service:
             self._last_error = ""
         if not self._ready and not self._stopping and (report.calendars_read > 0 or not loaded.settings.calendars):
             self._ready = True
-            self._notify_ready()
             log.info("daemon.ready")
+            self._notify_ready()
 
     def _failed(self, error: str, *, unexpected: bool = False, logged: bool = False) -> None:
         self._failures += 1
@@ -372,5 +374,7 @@ class Service:
             last = self._last
             parts.append(f"open debt {last.get('debt_open_min', 0)} min, overdue {last.get('debt_overdue_min', 0)} min")
         parts.append(f"last error: {self._last_error or 'none'}")
+        if self._config_problem:
+            parts.append(self._config_problem)
         text = "; ".join(parts)
         return text if len(text) <= 240 else text[:237] + "..."
