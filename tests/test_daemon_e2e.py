@@ -116,14 +116,18 @@ def test_new_meeting_gets_its_makeup_within_one_interval(tmp_path: Path, notify:
 
         found = wait_for(makeup, timeout=60, what=f"a make-up paying {debt}")
         assert sum(t.pays[debt] for t in found) == 60
+
         # Within one interval: at most one cycle (the one possibly running during the write) finished
         # between the write and the cycle that created the make-up.
-        recs = d.records()[before:]
-        created = next(
-            i
-            for i, r in enumerate(recs)
-            if r.get("event") == "write" and r.get("op") == "create" and str(r.get("key", "")).startswith("makeup:")
-        )
+        def first_makeup_write() -> tuple[list[dict[str, object]], int] | None:
+            recs = d.records()[before:]
+            for i, r in enumerate(recs):
+                is_create = r.get("event") == "write" and r.get("op") == "create"
+                if is_create and str(r.get("key", "")).startswith("makeup:"):
+                    return recs, i
+            return None
+
+        recs, created = wait_for(first_makeup_write, what="the make-up's write in the log")
         assert sum(1 for r in recs[:created] if r.get("event") == "cycle") <= 1
         assert d.stop() == 0
     finally:
