@@ -5,10 +5,10 @@
   single worker thread: the sync job (every ``sync_interval`` with a little
   jitter, ``max_instances=1``, missed runs coalesced, one at start-up) and the
   daily job that finalises the statistics of weeks that have ended.
-* The providers (HTTP clients, sign-ins) live as long as the configuration;
-  the state database is opened for each job, so a job never shares a SQLite
-  connection with another thread and a deleted database is simply started
-  afresh.
+* The providers (HTTP clients, sign-ins) and the engine (with its event
+  cache) live as long as the configuration; the state database is opened for
+  each job, so a job never shares a SQLite connection with another thread and
+  a deleted database is simply started afresh.
 * A failing cycle is retried with exponential backoff: first sooner than the
   regular interval (a blip heals quickly), then less often (a broken service
   is not hammered), back to the interval after the next good cycle.  The
@@ -83,6 +83,8 @@ class Loaded:
 
     settings: cfg.Settings
     providers: dict[str, Provider]
+    engine: Engine | None = None
+    """Made on the first cycle and kept (it caches events between cycles); the store is swapped in each cycle."""
 
 
 class Service:
@@ -287,9 +289,14 @@ class Service:
         s = loaded.settings
         store = Store(cfg.state_dir(s, self.ctx.config_path) / "state.sqlite3")
         try:
-            engine = Engine(s, store, loaded.providers, clock=self.clock, config_path=self.ctx.config_path)
+            engine = loaded.engine
+            if engine is None:
+                engine = Engine(s, store, loaded.providers, clock=self.clock, config_path=self.ctx.config_path)
+                loaded.engine = engine
+            engine.store = store
+            engine.stop_requested = self._stopping
             self._engine = engine
-            if self._stopping:
+            if self._stopping:  # a stop requested between the two lines above
                 engine.stop_requested = True
             force, self._force_once = self._force_once, False
             return engine.cycle(force=force)
