@@ -29,7 +29,16 @@ def main() -> int:
             raise
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            result = mod.main()
+            try:
+                result = mod.main()
+            except SystemExit as exc:  # a module run as a script may exit with its verdict
+                result = exc.code
+        if not isinstance(result, dict):
+            text = buf.getvalue().strip()
+            try:
+                result = json.loads(text)
+            except ValueError:
+                result = {"output": text, "returned": result}
         figures[name] = result
     print(json.dumps(figures, indent=2, default=str))
     return 0
