@@ -318,10 +318,12 @@ class Engine:
                     assert op.existing is not None and op.existing.tag is not None
                     with store.transaction():
                         store.set_owned_state(op.calendar, op.key, "deleting", now)
-                    prov.delete(op.existing)
-                    with store.transaction():
+                        # Burnt before the request: after a crash between the delete and its record, a
+                        # later create of this key must not take the id's "deleted" answer for the user's.
                         store.burn(op.calendar, op.key, _generation(op.existing.tag.key))
-                        if op.reason != "duplicate":
+                    prov.delete(op.existing)
+                    if op.reason != "duplicate":
+                        with store.transaction():
                             store.drop_owned(op.calendar, op.key)
                 report.applied.append(op)
                 log.info("write", op=op.kind.value, calendar=op.calendar, key=op.key)

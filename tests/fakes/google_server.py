@@ -129,6 +129,9 @@ class Fault:
     after: bool = False
     """With ``drop``: process the request first, then drop the connection (the response is lost)."""
     delay: float = 0.0
+    raw: bytes | None = None
+    """Answer with this body instead (``status`` or 200, ``content_type``): HTML error pages, broken JSON."""
+    content_type: str = "application/json; charset=UTF-8"
     method: str | None = None
     path: str | None = None
     """Substring of the request path this fault applies to."""
@@ -334,6 +337,9 @@ class GoogleFake:
         """Invitations the service would have mailed (must stay 0)."""
         self.refreshes = 0
         self.deny_consent = False
+        self.hook: Any = None
+        """``hook(method, path, phase)`` with phase ``"before"`` (request received, not yet acted on) or
+        ``"after"`` (acted on, answer not yet sent); runs on the server thread and may block."""
         self._seq = itertools.count(1)
         self._last_seq = 0
         self._snapshots: OrderedDict[str, _Snapshot] = OrderedDict()
@@ -1122,6 +1128,10 @@ class _Handler(BaseHTTPRequestHandler):
                 record.status = -1
                 self._drop()
                 return
+            if fault.raw is not None:
+                record.status = fault.status or 200
+                self._send(record.status, {"Content-Type": fault.content_type}, fault.raw)
+                return
             if fault.status:
                 failure = ApiFailure(
                     fault.status,
@@ -1138,16 +1148,22 @@ class _Handler(BaseHTTPRequestHandler):
                 record.status = fault.status
                 self._send_failure(failure)
                 return
+        if fake.hook is not None:
+            fake.hook(method, url.path, "before")
         try:
             status, headers, body = fake.handle(method, url.path, query, self.headers, raw)
         except ApiFailure as failure:
             record.status = failure.status
+            if fake.hook is not None:
+                fake.hook(method, url.path, "after")
             if fault is not None and fault.after:
                 self._drop()
                 return
             self._send_failure(failure)
             return
         record.status = status
+        if fake.hook is not None:
+            fake.hook(method, url.path, "after")
         if fault is not None and fault.after:
             self._drop()
             return

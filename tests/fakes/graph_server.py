@@ -226,6 +226,9 @@ class Fault:
     """Act on the request, then close the connection without answering (the response is lost)."""
     match: str = ""
     times: int = 1
+    raw: bytes | None = None
+    """Answer ``status`` with this body instead (HTML error pages, broken JSON), as ``content_type``."""
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -307,6 +310,9 @@ class FakeGraph:
         """(method, path, JSON body) of every accepted write."""
         self.inflight = 0
         self.max_inflight = 0
+        self.hook: Callable[[str, str, str], None] | None = None
+        """``hook(method, path, phase)`` with phase ``"before"`` (not yet acted on) or ``"after"`` (acted on,
+        answer not yet sent); runs on the server thread and may block."""
         self.served: Served | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -835,6 +841,13 @@ class _GraphHandler(BaseHTTPRequestHandler):
             if fault is not None and fault.drop:
                 self._drop()
                 return
+            if fault is not None and fault.raw is not None:
+                self.send_response(fault.status)
+                self.send_header("Content-Type", fault.content_type)
+                self.send_header("Content-Length", str(len(fault.raw)))
+                self.end_headers()
+                self.wfile.write(fault.raw)
+                return
             if fault is not None and not fault.drop_after:
                 extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
                 self._send(fault.status, {"error": {"code": fault.code, "message": "Injected fault."}}, extra)
@@ -848,6 +861,8 @@ class _GraphHandler(BaseHTTPRequestHandler):
                     except ValueError:
                         raise GraphError(400, "RequestBodyRead", "The request body is not JSON.") from None
                 fake.check_if_match(method, split.path, self.headers.get("If-Match"))
+                if fake.hook is not None:
+                    fake.hook(method, split.path, "before")
                 status, doc, extra = fake.handle(method, split.path, query, headers, body)
             except GraphError as exc:
                 status, doc, extra = (
@@ -861,6 +876,8 @@ class _GraphHandler(BaseHTTPRequestHandler):
                     },
                     {},
                 )
+            if fake.hook is not None:
+                fake.hook(method, split.path, "after")
             if fault is not None and fault.drop_after:
                 self._drop()
                 return
