@@ -221,10 +221,20 @@ class World:
         *,
         sleeps: list[float] | None = None,
         wrap: Callable[[Any], Any] | None = None,
+        real_outlook_sign_in: bool = False,
     ) -> Engine:
-        """The engine with real providers over HTTP (backoff sleeps recorded, not slept)."""
+        """The engine with real providers over HTTP (backoff sleeps recorded, not slept).
+
+        Outlook uses a fixed bearer token unless ``real_outlook_sign_in`` (MSAL with the stored sign-in).
+        """
         settings = self.settings()
         record = sleeps if sleeps is not None else []
+        tokens: Any = lambda force_refresh=False: GRAPH_TOKEN  # noqa: E731
+        outlook_secrets = None
+        if real_outlook_sign_in:
+            from idealweek.secrets import open_store
+
+            tokens, outlook_secrets = None, open_store("file", self.state, str(self.svc.key))
         g = google_provider(
             settings,
             self.config,
@@ -236,10 +246,10 @@ class World:
             settings,
             self.config,
             "owork",
-            None,
+            outlook_secrets,
             clock=clock,
             sleep=record.append,
-            tokens=lambda force_refresh=False: GRAPH_TOKEN,
+            tokens=tokens,
             policy=GraphRetry(attempts=4),
         )
         h = VdirProvider("home", self.home, writable=True, zone=BERLIN, clock=clock)
