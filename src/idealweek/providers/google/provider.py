@@ -114,8 +114,13 @@ class GoogleProvider:
             request = self._events.list(**params, pageToken=page_token) if page_token else self._events.list(**params)
             page = self.client.execute(request, "events.list")
             pages += 1
+            if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
+                # a proxy's page, broken JSON or the wrong shape: fail this calendar, not the cycle
+                raise ApiError(f"events.list: unexpected answer ({type(page).__name__}, not an event list)", 0, "")
             zone = zone_or(page.get("timeZone"), self.zone)
             for item in page.get("items") or []:
+                if not isinstance(item, dict):
+                    continue
                 uid = item.get("id")
                 if not isinstance(uid, str) or not uid:
                     continue
