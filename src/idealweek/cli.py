@@ -248,10 +248,9 @@ def _log_summary(report: CycleReport) -> None:
 def _print_week(
     ctx: Context, engine: Engine, report: CycleReport, offset_weeks: int = 0, label: str = "", ahead: bool = False
 ) -> None:
-    from datetime import timedelta
 
     from idealweek.render import render_ledger_text, render_week_text
-    from idealweek.week import iso_week_bounds, week_start_from_label
+    from idealweek.week import resolve_week
 
     if report.plan is None:
         return
@@ -259,15 +258,8 @@ def _print_week(
     if ahead:
         local = report.at.astimezone(zone)
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif label:
-        try:
-            start = week_start_from_label(label, zone)
-        except ValueError as exc:
-            from idealweek.errors import UserError
-
-            raise UserError(str(exc)) from None
     else:
-        start, _ = iso_week_bounds(report.at + timedelta(days=7 * offset_weeks), zone)
+        start = resolve_week(report.at, zone, label, offset_weeks)
     events = engine.store.events()
     plan = report.plan
     if not ahead:

@@ -19,7 +19,7 @@ Crash safety (SPEC §6):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +102,20 @@ class CycleReport:
         }
 
 
+def plan_input(store: Store, now: datetime, settings: Settings, events: Sequence[Event]) -> PlanInput:
+    """The planner's input: the events plus the ledger facts the store keeps."""
+    return PlanInput(
+        now=now,
+        settings=settings,
+        events=events,
+        final_debts=store.final_debts(),
+        paid_final=store.paid_final(),
+        recorded_payments=store.recorded_payments(),
+        waived=store.waived(),
+        tombstones=store.tombstones(),
+    )
+
+
 def _generation(key: str) -> int:
     if GEN_MARK in key:
         try:
@@ -172,16 +186,7 @@ class Engine:
             report.events_seen = len(events)
             self._detect_user_changes(events, set(changes), now, report)
             self._record_payments(events, now)
-            inp = PlanInput(
-                now=now,
-                settings=s,
-                events=events,
-                final_debts=store.final_debts(),
-                paid_final=store.paid_final(),
-                recorded_payments=store.recorded_payments(),
-                waived=store.waived(),
-                tombstones=store.tombstones(),
-            )
+            inp = plan_input(store, now, s, events)
             result = plan(inp)
             report.plan = result
             self._record_ledger(result, now)

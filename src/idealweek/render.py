@@ -272,22 +272,14 @@ def totals_lines(view: WeekView) -> list[str]:
 
 def view_for_args(ctx: Context, engine: Engine, report: CycleReport, args: argparse.Namespace) -> WeekView | None:
     """The week the command line asks for (``--week``, ``--next``, ``--prev``; default this week)."""
-    from idealweek.week import iso_week_bounds, week_start_from_label
+    from idealweek.week import resolve_week
 
     if report.plan is None:
         return None
     zone = ctx.settings.zone
     label = getattr(args, "week", None) or ""
     offset = 1 if getattr(args, "next", False) else -1 if getattr(args, "prev", False) else 0
-    if label:
-        try:
-            start = week_start_from_label(label, zone)
-        except ValueError as exc:
-            from idealweek.errors import UserError
-
-            raise UserError(str(exc)) from None
-    else:
-        start, _ = iso_week_bounds(report.at + timedelta(days=7 * offset), zone)
+    start = resolve_week(report.at, zone, label, offset)
     events = engine.store.events()
     plan = plan_covering(engine, report.plan, events, start)
     return week_view(plan, events, start, zone)
@@ -295,7 +287,7 @@ def view_for_args(ctx: Context, engine: Engine, report: CycleReport, args: argpa
 
 def plan_covering(engine: Engine, plan: Plan, events: Sequence[Event], start: datetime) -> Plan:
     """A plan that sees the whole week at ``start``: a past week is planned again as of its end."""
-    from idealweek.planner import PlanInput
+    from idealweek.engine import plan_input
     from idealweek.planner import plan as make_plan
 
     s = engine.settings
@@ -304,16 +296,7 @@ def plan_covering(engine: Engine, plan: Plan, events: Sequence[Event], start: da
         return plan
     store = engine.store
     week_end = start + timedelta(days=7, hours=2)
-    inp = PlanInput(
-        now=min(week_end, plan.now),
-        settings=s,
-        events=events,
-        final_debts=store.final_debts(),
-        paid_final=store.paid_final(),
-        recorded_payments=store.recorded_payments(),
-        waived=store.waived(),
-        tombstones=store.tombstones(),
-    )
+    inp = plan_input(store, min(week_end, plan.now), s, events)
     return make_plan(inp)
 
 

@@ -103,3 +103,19 @@ def week_start_from_label(label: str, zone: ZoneInfo) -> datetime:
     except ValueError:
         raise ValueError(f"invalid week {label!r}: write it like 2026-W48") from None
     return local_instant(monday, time(0), zone)
+
+
+def resolve_week(at: datetime, zone: ZoneInfo, label: str = "", offset_weeks: int = 0) -> datetime:
+    """UTC start of the week a command asks for: ``--week YYYY-Www``, or this week ± ``offset_weeks``.
+
+    Raises :class:`~idealweek.errors.UserError` for a malformed label.
+    """
+    if label:
+        try:
+            return week_start_from_label(label, zone)
+        except ValueError as exc:
+            from idealweek.errors import UserError
+
+            raise UserError(str(exc)) from None
+    start, _ = iso_week_bounds(at + timedelta(days=7 * offset_weeks), zone)
+    return start
