@@ -278,3 +278,56 @@ def http_writes(svc: Services) -> int:
     google = sum(len(svc.google.requests_to(m, "/events")) for m in ("POST", "PATCH", "PUT", "DELETE"))
     graph = sum(svc.graph.count(m, "/events") for m in ("POST", "PATCH", "DELETE"))
     return google + graph
+
+
+def run_sigkill_series(svc: Services, seed: int, kills: int, tally: Tally) -> None:
+    """``kills`` SIGKILLs of the real command in one world, each aimed at a write that is pending.
+
+    Between kills the user changes the calendars whenever nothing is left to interrupt.  Most
+    kills hold the n-th write in the fake (before it acts, or after it acted but before it
+    answers) so they land between an API write and its record; some are timed.
+    """
+    rng = random.Random(seed)
+    world, twin = svc.world(f"sk{seed}"), svc.world(f"sk{seed}-twin")
+    script = setup_script(rng)
+    play(world, script)
+    play(twin, script)
+    twin.settle()
+    user = world.user_fingerprint()
+    fired = 0
+    for k in range(kills * 8):
+        if fired >= kills:
+            break
+        pending = pending_writes(world)
+        for _ in range(4):  # nothing left to interrupt: the user changes something
+            if pending:
+                break
+            change = change_script(rng, len(world.meetings))
+            apply_change(world, change)
+            apply_change(twin, change)
+            twin.settle()
+            user = world.user_fingerprint()
+            pending = pending_writes(world)
+        if pending == 0:
+            continue
+        mode = rng.choice(["hold-after", "hold-after", "hold-before", "timer"])
+        if mode == "timer":
+            killed = kill_after(world.start("run", "--once", "--quiet"), rng.uniform(0.3, 1.2))
+        else:
+            holder = Holder(rng.randint(1, pending), "before" if mode == "hold-before" else "after")
+            svc.google.hook = svc.graph.hook = holder
+            try:
+                killed = kill_when_held(world.start("run", "--once", "--quiet"), holder)
+            finally:
+                svc.google.hook = svc.graph.hook = None
+        if killed:
+            fired += 1
+            tally.killed(f"sigkill:{mode}")
+        tally.restarts += 1
+        check_after_restart(world, user, f"seed {seed} kill {k} ({mode})")
+    done = world.run("run", "--once", "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    world.settle()
+    check_after_restart(world, user, f"seed {seed} final")
+    check_converged(world, twin, f"seed {seed}")
+    tally.phases += 1
