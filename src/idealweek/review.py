@@ -12,41 +12,26 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from idealweek.planner import WeekFigures
 from idealweek.render import COLOUR, ItemKind
 from idealweek.week import iso_week_bounds, iso_week_label
 
 if TYPE_CHECKING:
     from idealweek.cli import Context
     from idealweek.config import Settings
-    from idealweek.model import Event
     from idealweek.store import Store
 
 
 @dataclass(frozen=True)
-class ReviewRow:
-    """One week's figures, in minutes."""
+class ReviewRow(WeekFigures):
+    """One week's figures, in minutes, as the engine saved them."""
 
-    week: str
-    protected_min: int = 0
-    kept_min: int = 0
-    lost_min: int = 0
-    made_up_min: int = 0
-    debt_min: int = 0
-    debt_open_min: int = 0
-    debt_overdue_min: int = 0
-    debt_waived_min: int = 0
-    violations: int = 0
-    violation_min: int = 0
-    focus_target_min: int = 0
-    focus_planned_min: int = 0
-    focus_kept_min: int = 0
-    meeting_min: int = 0
     current: bool = False
     """The week is still running: its figures are so far."""
 
@@ -73,47 +58,12 @@ def week_labels(now: datetime, zone: ZoneInfo, n: int) -> list[str]:
 
 
 def review_rows(store: Store, now: datetime, settings: Settings, n: int = 8) -> list[ReviewRow]:
-    """The saved figures of the last ``n`` weeks (weeks without any record are left out).
-
-    The planner reports focus hours from the current week on; for a past week
-    recorded without them, they are taken from the focus blocks in the event
-    cache (planned: their length; kept: minus the meeting time on them).
-    """
+    """The saved figures of the last ``n`` weeks (weeks without any record are left out)."""
     zone = settings.zone
     saved = store.weeks()
     labels = week_labels(now, zone, max(n, 1))
     current = labels[-1]
-    rows = [ReviewRow.from_saved(w, saved[w], current=w == current) for w in labels if w in saved]
-    if any(r.focus_planned_min == 0 and not r.current for r in rows):
-        events = store.events()
-        for i, r in enumerate(rows):
-            if r.focus_planned_min == 0 and not r.current:
-                planned, kept = focus_from_events(events, settings, r.week)
-                rows[i] = replace(r, focus_planned_min=planned, focus_kept_min=kept)
-    return rows
-
-
-def focus_from_events(events: Sequence[Event], settings: Settings, week: str) -> tuple[int, int]:
-    """(planned, kept) focus minutes of ``week`` from owned focus events and the meetings on them."""
-    from idealweek import timeline
-    from idealweek.model import Interval, Kind, Role
-    from idealweek.week import week_start_from_label
-
-    start = week_start_from_label(week, settings.zone)
-    end = start + timedelta(days=7, hours=2)
-    end = min(end, week_start_from_label(iso_week_label(end, settings.zone), settings.zone))
-    meeting_cals = set(settings.calendars_with(Role.MEETINGS))
-    focus = [e.interval for e in events if e.tag is not None and e.tag.kind == Kind.FOCUS and start <= e.start < end]
-    meetings = timeline.union(
-        e.interval
-        for e in events
-        if e.calendar in meeting_cals and e.end > start and e.start < end and _is_meeting(e, settings)
-    )
-    planned = sum(int(iv.duration.total_seconds() // 60) for iv in focus)
-    lost = sum(
-        int(timeline.total(timeline.clip(meetings, Interval(iv.start, iv.end))).total_seconds() // 60) for iv in focus
-    )
-    return planned, planned - lost
+    return [ReviewRow.from_saved(w, saved[w], current=w == current) for w in labels if w in saved]
 
 
 def _h(minutes: int) -> str:
@@ -188,19 +138,6 @@ def render_table(rows: Sequence[ReviewRow]) -> str:
 def render_json(rows: Sequence[ReviewRow]) -> str:
     """The review for scripts: one object per week, figures in minutes."""
     return json.dumps([asdict(r) for r in rows], indent=2)
-
-
-def _is_meeting(ev: Event, settings: Settings) -> bool:
-    """The planner's meeting rule (SPEC §3), for events of a ``meetings`` calendar."""
-    from idealweek.model import Response, Status
-
-    cu = settings.catch_up
-    if ev.tag is not None or ev.status == Status.CANCELLED or not ev.busy or ev.response == Response.DECLINED:
-        return False
-    if ev.all_day and not cu.count_all_day:
-        return False
-    tentative = ev.status == Status.TENTATIVE or ev.response in (Response.TENTATIVE, Response.NEEDS_ACTION)
-    return cu.count_tentative or not tentative
 
 
 # -- the HTML page ---------------------------------------------------------------------
