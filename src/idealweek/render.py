@@ -221,11 +221,6 @@ class WeekView:
     days: tuple[Day, ...]
     items: tuple[Item, ...]
     figures: WeekFigures
-    debts_open_min: int = 0
-    debts_overdue_min: int = 0
-
-    def item_minutes(self, kind: ItemKind) -> int:
-        return sum(int((i.end - i.start).total_seconds() // 60) for i in self.items if i.kind == kind)
 
 
 def week_days(start: datetime, zone: ZoneInfo) -> tuple[Day, ...]:

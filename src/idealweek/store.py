@@ -283,9 +283,6 @@ class Store:
         row = self.db.execute("SELECT event_count FROM sync_state WHERE calendar=?", (calendar,)).fetchone()
         return int(row[0]) if row else 0
 
-    def has_synced(self, calendar: str) -> bool:
-        return self.db.execute("SELECT 1 FROM sync_state WHERE calendar=?", (calendar,)).fetchone() is not None
-
     def apply_changes(
         self,
         calendar: str,
@@ -324,10 +321,6 @@ class Store:
             q = ",".join("?" * len(names))
             rows = self.db.execute(f"SELECT data FROM events WHERE calendar IN ({q})", names).fetchall()
         return [event_from_json(r[0]) for r in rows]
-
-    def forget_calendar(self, calendar: str) -> None:
-        self.db.execute("DELETE FROM events WHERE calendar=?", (calendar,))
-        self.db.execute("DELETE FROM sync_state WHERE calendar=?", (calendar,))
 
     # -- owned map ------------------------------------------------------------
     def owned(self) -> dict[tuple[str, str], OwnedRow]:
@@ -489,7 +482,3 @@ class Store:
     def add_cycle(self, at: datetime, data: Mapping[str, object]) -> None:
         self.db.execute("INSERT INTO cycles (at, data) VALUES (?, ?)", (_ts(at), json.dumps(data, sort_keys=True)))
         self.db.execute("DELETE FROM cycles WHERE id <= (SELECT MAX(id) - 1000 FROM cycles)")
-
-    def last_cycle(self) -> dict[str, object] | None:
-        row = self.db.execute("SELECT data FROM cycles ORDER BY id DESC LIMIT 1").fetchone()
-        return json.loads(row[0]) if row else None

@@ -42,9 +42,6 @@ class MemoryCalendar:
     def _touch(self, uid: str) -> None:
         self.log.append(uid)
 
-    def _etag(self) -> str:
-        return f'"{len(self.log)}"'
-
     # -- backdoor: the user -------------------------------------------------
     def user_put(self, event: Event) -> Event:
         ev = dataclasses.replace(event, etag=f'"{len(self.log) + 1}"')
@@ -57,12 +54,6 @@ class MemoryCalendar:
             del self.events[uid]
             self.deleted_ids.add(uid)
             self._touch(uid)
-
-    def find_key(self, key: str) -> Event | None:
-        for ev in self.events.values():
-            if ev.tag is not None and ev.tag.key == key:
-                return ev
-        return None
 
 
 class MemoryProvider:

@@ -31,7 +31,6 @@ from idealweek.providers.base import RequestCounter
 
 log = structlog.get_logger()
 
-DEFAULT_API_ROOT = "https://www.googleapis.com/calendar/v3/"
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
