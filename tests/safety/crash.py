@@ -154,6 +154,27 @@ def apply_change(world: World, change: tuple[str, int, int]) -> None:
         world.add_outlook_meeting(at(a, b), at(a, b) + timedelta(minutes=60))
 
 
+def change_both(rng: random.Random, world: World, twin: World) -> None:
+    """One random user change, made the same way in the world and its twin."""
+    change = change_script(rng, len(world.meetings))
+    apply_change(world, change)
+    apply_change(twin, change)
+
+
+def kill_command(svc: Services, world: World, rng: random.Random, mode: str, writes: int) -> bool:
+    """Start ``run --once`` and SIGKILL it: after a random delay (``timer``) or while the fake holds
+    write number 1..``writes`` before acting on it (``hold-before``) or after (``hold-after``).
+    True when the kill landed before the command finished."""
+    if mode == "timer":
+        return kill_after(world.start("run", "--once", "--quiet"), rng.uniform(0.3, 1.4))
+    holder = Holder(rng.randint(1, writes), "before" if mode == "hold-before" else "after")
+    svc.google.hook = svc.graph.hook = holder
+    try:
+        return kill_when_held(world.start("run", "--once", "--quiet"), holder)
+    finally:
+        svc.google.hook = svc.graph.hook = None
+
+
 # -- checks ------------------------------------------------------------------------------------
 
 
@@ -204,9 +225,7 @@ def run_in_process_trial(svc: Services, seed: int, phases: int, kills: int, tall
             play(twin, script)
         else:
             for _ in range(rng.randint(1, 3)):
-                change = change_script(rng, len(world.meetings))
-                apply_change(world, change)
-                apply_change(twin, change)
+                change_both(rng, world, twin)
         twin.settle()
         user = world.user_fingerprint()
         for k in range(kills):
@@ -242,25 +261,12 @@ def run_process_trial(svc: Services, seed: int, phases: int, kills: int, tally: 
             play(world, script)
             play(twin, script)
         else:
-            change = change_script(rng, len(world.meetings))
-            apply_change(world, change)
-            apply_change(twin, change)
-        before = http_writes(svc)
+            change_both(rng, world, twin)
         twin.settle()
-        budget = max(1, http_writes(svc) - before)
         user = world.user_fingerprint()
         for k in range(kills):
             mode = rng.choice(["timer", "hold-before", "hold-after", "hold-after"])
-            if mode == "timer":
-                killed = kill_after(world.start("run", "--once", "--quiet"), rng.uniform(0.4, 1.4))
-            else:
-                holder = Holder(rng.randint(1, budget), "before" if mode == "hold-before" else "after")
-                svc.google.hook = svc.graph.hook = holder
-                try:
-                    killed = kill_when_held(world.start("run", "--once", "--quiet"), holder)
-                finally:
-                    svc.google.hook = svc.graph.hook = None
-                budget = max(1, budget - holder.count + (1 if mode == "hold-before" else 0))
+            killed = kill_command(svc, world, rng, mode, max(1, pending_writes(world)))
             if killed:
                 tally.killed(f"process:{mode}")
             tally.restarts += 1
@@ -272,12 +278,6 @@ def run_process_trial(svc: Services, seed: int, phases: int, kills: int, tally: 
         check_after_restart(world, user, f"seed {seed} phase {phase} final")
         check_converged(world, twin, f"seed {seed} phase {phase}")
         tally.phases += 1
-
-
-def http_writes(svc: Services) -> int:
-    google = sum(len(svc.google.requests_to(m, "/events")) for m in ("POST", "PATCH", "PUT", "DELETE"))
-    graph = sum(svc.graph.count(m, "/events") for m in ("POST", "PATCH", "DELETE"))
-    return google + graph
 
 
 def run_sigkill_series(svc: Services, seed: int, kills: int, tally: Tally) -> None:
@@ -302,24 +302,14 @@ def run_sigkill_series(svc: Services, seed: int, kills: int, tally: Tally) -> No
         for _ in range(4):  # nothing left to interrupt: the user changes something
             if pending:
                 break
-            change = change_script(rng, len(world.meetings))
-            apply_change(world, change)
-            apply_change(twin, change)
+            change_both(rng, world, twin)
             twin.settle()
             user = world.user_fingerprint()
             pending = pending_writes(world)
         if pending == 0:
             continue
         mode = rng.choice(["hold-after", "hold-after", "hold-before", "timer"])
-        if mode == "timer":
-            killed = kill_after(world.start("run", "--once", "--quiet"), rng.uniform(0.3, 1.2))
-        else:
-            holder = Holder(rng.randint(1, pending), "before" if mode == "hold-before" else "after")
-            svc.google.hook = svc.graph.hook = holder
-            try:
-                killed = kill_when_held(world.start("run", "--once", "--quiet"), holder)
-            finally:
-                svc.google.hook = svc.graph.hook = None
+        killed = kill_command(svc, world, rng, mode, pending)
         if killed:
             fired += 1
             tally.killed(f"sigkill:{mode}")
