@@ -1,0 +1,72 @@
+"""Configuration: value types, models, loading with clear errors, and paths.
+
+``types`` parses durations, times of day and weekdays; ``model`` holds the frozen
+settings; ``load`` reads TOML and renders every problem with its key path;
+``paths`` says where the config, the state and config-relative files live.
+"""
+
+from idealweek.config.load import json_schema, load, loads
+from idealweek.config.model import (
+    Account,
+    CalendarConfig,
+    CatchUp,
+    Category,
+    Focus,
+    GoogleAccount,
+    Log,
+    Mirror,
+    OutlookAccount,
+    ProtectRule,
+    Safety,
+    Secrets,
+    Settings,
+    Window,
+)
+from idealweek.config.paths import default_config_path, resolve_path, state_dir
+from idealweek.config.types import (
+    WEEKDAYS,
+    Clock,
+    Days,
+    Duration,
+    Zone,
+    format_duration,
+    parse_clock,
+    parse_days,
+    parse_duration,
+    parse_zone,
+    system_zone,
+)
+
+__all__ = [
+    "WEEKDAYS",
+    "Account",
+    "CalendarConfig",
+    "CatchUp",
+    "Category",
+    "Clock",
+    "Days",
+    "Duration",
+    "Focus",
+    "GoogleAccount",
+    "Log",
+    "Mirror",
+    "OutlookAccount",
+    "ProtectRule",
+    "Safety",
+    "Secrets",
+    "Settings",
+    "Window",
+    "Zone",
+    "default_config_path",
+    "format_duration",
+    "json_schema",
+    "load",
+    "loads",
+    "parse_clock",
+    "parse_days",
+    "parse_duration",
+    "parse_zone",
+    "resolve_path",
+    "state_dir",
+    "system_zone",
+]

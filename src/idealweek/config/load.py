@@ -1,0 +1,136 @@
+"""TOML configuration → validated, frozen settings.
+
+Errors name the file, the key path and the problem, with a "did you mean"
+hint for unknown keys; TOML syntax errors give line and column.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from idealweek.config.model import Account, GoogleAccount, OutlookAccount, Settings
+from idealweek.errors import ConfigError
+
+
+def load(path: Path) -> Settings:
+    """Read and validate a config file; raises :class:`ConfigError` with every problem found."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found (set --config or $IDEALWEEK_CONFIG)"]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start})"]) from None
+    return loads(text, str(path))
+
+
+def loads(text: str, name: str = "<config>") -> Settings:
+    """Validate config text; ``name`` is used in messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(name, [f"TOML syntax error: {exc}"]) from None
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(name, _problems(exc)) from None
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    out: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc = _loc(err["loc"])
+        typ = err["type"]
+        if typ == "extra_forbidden":
+            parent, key = err["loc"][:-1], str(err["loc"][-1])
+            fields = _fields_at(parent)
+            hint = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            out.append(f"{loc}: unknown key{extra}")
+            continue
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        if typ == "missing":
+            msg = "required key is missing"
+        elif typ == "union_tag_invalid" or typ == "union_tag_not_found":
+            msg = 'provider must be "google" or "outlook"'
+        if "\n" in msg:
+            out.extend(part if not loc else f"{loc}.{part}" for part in msg.split("\n"))
+            continue
+        got = err.get("input")
+        if typ.endswith("_type") or typ in ("literal_error", "enum", "greater_than_equal", "less_than_equal"):
+            msg = f"{msg} (got {got!r})" if not isinstance(got, dict | list) else msg
+        out.append(f"{loc}: {msg}" if loc else msg)
+    return out
+
+
+def _loc(parts: Sequence[int | str]) -> str:
+    s = ""
+    for p in parts:
+        if isinstance(p, int):
+            s += f"[{p}]"
+        elif p in ("google", "outlook") and s.startswith("accounts."):
+            continue  # discriminator branch name, not a key
+        else:
+            s += ("." if s else "") + str(p)
+    return s
+
+
+def _fields_at(loc: Sequence[int | str]) -> list[str]:
+    """Field names of the model found at ``loc`` (for "did you mean")."""
+    model: Any = Settings
+    i = 0
+    parts = list(loc)
+    while i < len(parts):
+        p = parts[i]
+        if isinstance(p, int):
+            i += 1
+            continue
+        if model in (GoogleAccount, OutlookAccount, Account):
+            model = GoogleAccount if p == "google" else OutlookAccount if p == "outlook" else model
+            if p in ("google", "outlook"):
+                i += 1
+                continue
+        fields = getattr(model, "model_fields", {})
+        if p in fields:
+            model = _inner(fields[p].annotation, p)
+            if model == "dict":
+                model = _dict_value(fields[p].annotation)
+                i += 2
+                continue
+        else:
+            return []
+        i += 1
+    if model is Account or model in (GoogleAccount, OutlookAccount):
+        return sorted(set(GoogleAccount.model_fields) | set(OutlookAccount.model_fields))
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _inner(annotation: Any, name: str) -> Any:
+    origin = getattr(annotation, "__origin__", None)
+    if origin is dict:
+        return "dict"
+    if origin is tuple:
+        return annotation.__args__[0]
+    return annotation
+
+
+def _dict_value(annotation: Any) -> Any:
+    return annotation.__args__[1]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the configuration file (for editors)."""
+    schema = Settings.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "idealweek configuration"
+    return schema

@@ -1,0 +1,255 @@
+"""The configuration's models: frozen settings validated by pydantic, with cross-key checks."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from idealweek.config.types import Clock, Days, Duration, Zone, system_zone
+from idealweek.model import Policy, Role
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Model):
+    """Weekdays plus a local start and end time; ``end`` before ``start`` runs past midnight."""
+
+    days: Days
+    start: Clock
+    end: Clock
+
+    @model_validator(mode="after")
+    def _check(self) -> Window:
+        if self.start == self.end:
+            raise ValueError("start and end are equal: the window would be empty")
+        return self
+
+
+class Category(_Model):
+    """A kind of personal time (family, health, …) and where its make-up blocks may go."""
+
+    title: str = ""
+    windows: tuple[Window, ...] = ()
+    """Allowed make-up windows; without any, debt of this category cannot be placed and is reported."""
+
+
+class ProtectRule(Window):
+    """One ``[[protect]]`` rule of the ideal week."""
+
+    category: str
+    policy: Policy = Policy.CATCH_UP
+    title: str = ""
+    name: str = ""
+    """Stable identity of the rule (default: category@start-end); keep it when you edit the times."""
+
+    def rule_id(self) -> str:
+        if self.name:
+            return self.name
+        end = "24:00" if self.end == time.max else self.end.strftime("%H:%M")
+        return f"{self.category}@{self.start:%H:%M}-{end}"
+
+
+class CatchUp(_Model):
+    within: Duration = timedelta(days=7)
+    min_block: Duration = timedelta(minutes=30)
+    granularity: Duration = timedelta(minutes=15)
+    freeze: Duration = timedelta(hours=2)
+    prefer: Literal["earliest", "latest"] = "earliest"
+    count_tentative: bool = True
+    count_all_day: bool = False
+    title_prefix: str = "Make-up: "
+
+    @model_validator(mode="after")
+    def _check(self) -> CatchUp:
+        g = self.granularity.total_seconds()
+        if g < 60 or g > 86400 or (g % 60):
+            raise ValueError("granularity must be whole minutes between 1m and 1d")
+        if self.min_block <= timedelta(0):
+            raise ValueError("min_block must be positive")
+        if self.within <= timedelta(0):
+            raise ValueError("within must be positive")
+        return self
+
+
+class Focus(_Model):
+    weekly_target: Duration = timedelta(0)
+    chunk: Duration = timedelta(hours=2)
+    min_chunk: Duration = timedelta(hours=1)
+    title: str = "Focus"
+    hours: tuple[Window, ...] = (Window(days=frozenset(range(5)), start=time(9), end=time(17)),)
+    focus_time: bool = False
+    """On a Google primary calendar of a Workspace user, write focus blocks as eventType focusTime."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Focus:
+        if self.min_chunk <= timedelta(0) or self.chunk <= timedelta(0):
+            raise ValueError("chunk and min_chunk must be positive")
+        if self.min_chunk > self.chunk:
+            raise ValueError("min_chunk must not be longer than chunk")
+        return self
+
+
+class Mirror(_Model):
+    title: str = "Busy"
+    blocks: bool = True
+    """Mirror protected blocks of the ideal week."""
+    makeups: bool = True
+    """Mirror make-up blocks."""
+    personal: bool = True
+    """Mirror events of personal calendars."""
+
+
+class Safety(_Model):
+    max_delete_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    """A cycle that would delete more than this share of owned events stops (use --force)."""
+    min_owned_for_share: int = Field(default=5, ge=0)
+    """The share rule applies once at least this many owned events exist."""
+
+
+class GoogleAccount(_Model):
+    provider: Literal["google"]
+    client_secrets: str = ""
+    """Path to the OAuth client file of a Desktop app (from Google Cloud console)."""
+    api_root: str = ""
+    """Calendar API root, e.g. ``https://www.googleapis.com/calendar/v3/`` (empty: Google's default)."""
+    token_uri: str = ""
+    """Override the token endpoint of the client file (tests, proxies)."""
+
+
+class OutlookAccount(_Model):
+    provider: Literal["outlook"]
+    client_id: str
+    tenant: str = "common"
+    authority: str = "https://login.microsoftonline.com"
+    graph_root: str = "https://graph.microsoft.com/v1.0"
+    page_size: int = Field(default=100, ge=1, le=1000)
+    ca_bundle: str = ""
+    """PEM file of extra CA certificates to trust for the authority and Graph (a TLS-inspecting proxy, a
+    test CA); relative to the config file.  Empty: the usual trust store.  TLS is never switched off."""
+
+
+Account = Annotated[GoogleAccount | OutlookAccount, Field(discriminator="provider")]
+
+
+class CalendarConfig(_Model):
+    source: Literal["vdir", "ics", "google", "outlook"]
+    roles: tuple[Role, ...]
+    account: str = ""
+    id: str = ""
+    """Calendar id on the service (``primary`` for Google's main calendar)."""
+    path: str = ""
+    url: str = ""
+    category: str = ""
+    """For ``personal`` calendars: the category its events protect."""
+    policy: Policy = Policy.HARD
+    """For ``personal`` calendars: what an intrusion into one of its events means."""
+    shared: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> CalendarConfig:
+        if not self.roles:
+            raise ValueError("roles must name at least one of meetings, personal, blocks, focus, mirror")
+        if self.source == "vdir" and not self.path:
+            raise ValueError("a vdir calendar needs path")
+        if self.source == "ics":
+            if bool(self.path) == bool(self.url):
+                raise ValueError("an ics calendar needs exactly one of path or url")
+            written = {Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(self.roles)
+            if written:
+                raise ValueError(
+                    f"an ics calendar is read-only and cannot have roles {sorted(r.value for r in written)}"
+                )
+        if self.source in ("google", "outlook") and not self.account:
+            raise ValueError(f"a {self.source} calendar needs account")
+        if Role.PERSONAL in self.roles and self.policy == Policy.CATCH_UP and not self.category:
+            raise ValueError("a personal calendar with policy catch-up needs category")
+        return self
+
+
+class Secrets(_Model):
+    store: Literal["auto", "keyring", "file"] = "auto"
+    key_file: str = ""
+    credential: str = "idealweek-key"
+
+
+class Log(_Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+class Settings(_Model):
+    """The whole configuration file."""
+
+    timezone: Zone = Field(default_factory=system_zone)
+    horizon: Duration = timedelta(days=14)
+    sync_interval: Duration = timedelta(seconds=60)
+    state_dir: str = ""
+    catch_up: CatchUp = CatchUp()
+    focus: Focus = Focus()
+    mirror: Mirror = Mirror()
+    safety: Safety = Safety()
+    secrets: Secrets = Secrets()
+    log: Log = Log()
+    categories: dict[str, Category] = {}
+    protect: tuple[ProtectRule, ...] = ()
+    accounts: dict[str, Account] = {}
+    calendars: dict[str, CalendarConfig] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        problems: list[str] = []
+        if self.horizon < timedelta(days=1) or self.horizon > timedelta(days=366):
+            problems.append("horizon: must be between 1d and 366d")
+        if self.sync_interval < timedelta(seconds=1):
+            problems.append("sync_interval: must be at least 1s")
+        for i, rule in enumerate(self.protect):
+            if rule.category not in self.categories:
+                problems.append(_unknown(f"protect[{i}].category", rule.category, self.categories, "category"))
+        seen: dict[str, int] = {}
+        for i, rule in enumerate(self.protect):
+            rid = rule.rule_id()
+            if rid in seen:
+                problems.append(
+                    f"protect[{i}]: same identity {rid!r} as protect[{seen[rid]}]; give one of them a distinct name"
+                )
+            seen[rid] = i
+        for name, cal in self.calendars.items():
+            if cal.account and cal.account not in self.accounts:
+                problems.append(_unknown(f"calendars.{name}.account", cal.account, self.accounts, "account"))
+            elif cal.account:
+                acct = self.accounts[cal.account]
+                if acct.provider != cal.source:
+                    problems.append(
+                        f"calendars.{name}.account: account {cal.account!r} is a {acct.provider} account "
+                        f"but the calendar's source is {cal.source!r}"
+                    )
+            if cal.category and cal.category not in self.categories:
+                problems.append(_unknown(f"calendars.{name}.category", cal.category, self.categories, "category"))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # -- convenience -------------------------------------------------------
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def calendars_with(self, role: Role) -> list[str]:
+        return sorted(name for name, cal in self.calendars.items() if role in cal.roles)
+
+    def category_title(self, category: str) -> str:
+        cat = self.categories.get(category)
+        return cat.title if cat and cat.title else category.replace("_", " ").capitalize()
+
+
+def _unknown(key: str, value: str, known: dict[str, Any], what: str) -> str:
+    hint = difflib.get_close_matches(value, list(known), n=1)
+    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+    names = ", ".join(sorted(known)) or "none defined"
+    return f"{key}: unknown {what} {value!r}{extra}; known: {names}"
