@@ -13,7 +13,7 @@ from idealweek.config import OutlookAccount, Settings, loads
 from idealweek.errors import AuthError
 from idealweek.model import utc
 from idealweek.providers import outlook
-from idealweek.providers.outlook_auth import scopes_for
+from idealweek.providers.outlook.auth import scopes_for
 from idealweek.secrets import MemoryStore
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.tls_authority import DEVICE_GRANT, FakeAuthority

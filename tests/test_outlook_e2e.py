@@ -20,8 +20,8 @@ from idealweek.config import Settings, loads
 from idealweek.engine import CycleReport, Engine
 from idealweek.model import Event, Kind, OwnedTag
 from idealweek.providers.outlook import OutlookProvider, make_provider
-from idealweek.providers.outlook_http import RetryPolicy
-from idealweek.providers.outlook_map import TAG_ID
+from idealweek.providers.outlook.client import RetryPolicy
+from idealweek.providers.outlook.mapping import TAG_ID
 from idealweek.providers.vdir import VdirProvider
 from idealweek.store import Store
 from tests.fakes.graph_server import FakeGraph, Fault, StoredEvent

@@ -12,7 +12,7 @@ from idealweek.errors import AuthError, TransientError
 from idealweek.model import utc
 from idealweek.providers.base import RequestCounter
 from idealweek.providers.outlook import OutlookProvider
-from idealweek.providers.outlook_http import GraphClient, RetryPolicy
+from idealweek.providers.outlook.client import GraphClient, RetryPolicy
 from tests.fakes.graph_server import FakeGraph, Fault, provider_for
 
 NOW = utc(2030, 3, 4, 8)

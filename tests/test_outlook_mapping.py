@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from idealweek.model import DesiredEvent, Kind, OwnedTag, Response, Status, utc
-from idealweek.providers.outlook_map import (
+from idealweek.providers.outlook.mapping import (
     TAG_ID,
     BadEvent,
     create_body,

@@ -10,7 +10,7 @@ import pytest
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed
 from idealweek.model import DesiredEvent, Kind, OwnedTag, utc
 from idealweek.providers.outlook import OutlookProvider
-from idealweek.providers.outlook_map import KEY_ID, OWNER_ID, TAG_ID
+from idealweek.providers.outlook.mapping import KEY_ID, OWNER_ID, TAG_ID
 from tests.fakes.graph_server import FakeGraph, Fault, provider_for
 
 NOW = utc(2030, 3, 4, 8)

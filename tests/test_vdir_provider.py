@@ -11,8 +11,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from idealweek.errors import AlreadyExists, NotOwned, ProviderError
+from idealweek.ids import stable_id
 from idealweek.model import Kind, utc
-from idealweek.providers.memory import stable_id
 from idealweek.providers.vdir import VdirProvider
 from tests.contract import T0, desired
 from tests.test_contract_vdir import WINDOW, file_of, write_user_event

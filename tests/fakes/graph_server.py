@@ -917,7 +917,7 @@ def provider_for(
     """An :class:`OutlookProvider` on ``fake`` with a fixed bearer token and recorded (not slept) backoff."""
     from idealweek.providers.base import RequestCounter
     from idealweek.providers.outlook import OutlookProvider
-    from idealweek.providers.outlook_http import GraphClient
+    from idealweek.providers.outlook.client import GraphClient
 
     record = sleeps if sleeps is not None else []
     client = GraphClient(

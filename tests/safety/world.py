@@ -37,8 +37,8 @@ from idealweek.providers.google import RetryPolicy as GoogleRetry
 from idealweek.providers.google import make_provider as google_provider
 from idealweek.providers.google.mapping import tag_from_properties
 from idealweek.providers.outlook import make_provider as outlook_provider
-from idealweek.providers.outlook_http import RetryPolicy as GraphRetry
-from idealweek.providers.outlook_map import TAG_ID
+from idealweek.providers.outlook.client import RetryPolicy as GraphRetry
+from idealweek.providers.outlook.mapping import TAG_ID
 from idealweek.providers.vdir import VdirProvider
 from idealweek.store import Store
 from tests.fakes.google_server import GoogleFake, signed_in

@@ -8,24 +8,12 @@ client idealweek uses.  The backdoor methods (``user_*``) act as the user.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, TransientError
+from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event, Status
 from idealweek.providers.base import ChangeSet, RequestCounter
-
-
-def stable_id(key: str, prefix: str = "iw") -> str:
-    """A stable id derived from an owned event's key (lower-case base32hex alphabet)."""
-    digest = hashlib.sha256(key.encode("utf-8")).digest()[:20]
-    alphabet = "0123456789abcdefghijklmnopqrstuv"
-    n = int.from_bytes(digest, "big")
-    out = []
-    for _ in range(32):
-        n, r = divmod(n, 32)
-        out.append(alphabet[r])
-    return prefix + "".join(out)
 
 
 @dataclass
@@ -162,4 +150,4 @@ class MemoryProvider:
         return None
 
 
-__all__ = ["MemoryCalendar", "MemoryProvider", "TransientError", "stable_id"]
+__all__ = ["MemoryCalendar", "MemoryProvider", "TransientError"]

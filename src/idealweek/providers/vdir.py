@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
+from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
 from idealweek.providers.ics import (
@@ -50,7 +51,6 @@ from idealweek.providers.ics import (
     parse_ics,
     system_clock,
 )
-from idealweek.providers.memory import stable_id
 
 log = structlog.get_logger(__name__)
 

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from idealweek.ids import stable_id
 from idealweek.model import TAG_PROPERTY, DesiredEvent, Event, OwnedTag, Response, Status
-from idealweek.providers.memory import stable_id
 
 OWNED_PROPERTY = "idealweekOwned"
 """Private property set to ``"1"`` on every owned event: the ``privateExtendedProperty`` filter of list_owned."""

@@ -19,7 +19,7 @@ import structlog
 
 from idealweek.config import OutlookAccount
 from idealweek.errors import AuthError, TransientError, UserError
-from idealweek.providers.outlook_http import make_session
+from idealweek.providers.outlook.client import make_session
 from idealweek.secrets import SecretStore
 
 log = structlog.get_logger(__name__)

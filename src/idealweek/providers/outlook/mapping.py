@@ -15,8 +15,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event, OwnedTag, Response, Status
-from idealweek.providers.memory import stable_id
 
 TAG_GUID = "{6f0b4c1e-7d2a-4b8e-9c35-1d2e6a7b8c90}"
 """Fixed property-set GUID of idealweek's extended properties (never change it)."""

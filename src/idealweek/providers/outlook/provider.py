@@ -23,26 +23,19 @@ untagged ones and send ``If-Match``.  No attendees, no reminders, no mail.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import structlog
 
-from idealweek.config import OutlookAccount, Settings, resolve_path
-from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError, UserError
-from idealweek.model import DesiredEvent, Event, OwnedTag, Role
-from idealweek.providers.base import CalendarInfo, ChangeSet, RequestCounter
-from idealweek.providers.outlook_auth import MsalTokens, device_code_sign_in, scopes_for
-from idealweek.providers.outlook_http import GraphClient, GraphError, RetryPolicy, TokenSource, error_code
-from idealweek.providers.outlook_map import (
+from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
+from idealweek.model import DesiredEvent, Event, OwnedTag
+from idealweek.providers.base import ChangeSet, RequestCounter
+from idealweek.providers.outlook.client import GraphClient, GraphError, error_code
+from idealweek.providers.outlook.mapping import (
     KEY_ID,
     OWNER_ID,
     OWNER_VALUE,
@@ -57,10 +50,10 @@ from idealweek.providers.outlook_map import (
     to_event,
     update_body,
 )
+from idealweek.providers.outlook.sync import SyncState
 
 log = structlog.get_logger(__name__)
 
-TOKEN_PREFIX = "o1."
 REANCHOR_AFTER = timedelta(days=1)
 _SYNC_EXPIRED_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 _NOT_FOUND_CODES = frozenset({"erroritemnotfound", "itemnotfound", "resourcenotfound"})
@@ -68,7 +61,7 @@ _NOT_FOUND_CODES = frozenset({"erroritemnotfound", "itemnotfound", "resourcenotf
 Clock = Callable[[], datetime]
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -78,44 +71,6 @@ class _SyncExpired(Exception):
 
 class _DeltaUnsupported(Exception):
     """The service refuses calendarView/delta on this calendar."""
-
-
-@dataclass(slots=True)
-class SyncState:
-    """What the sync token carries: the window, the mode and the delta link (or changeKeys)."""
-
-    start: datetime
-    end: datetime
-    mode: str = "delta"
-    """``delta`` or ``view`` (windowed listing with changeKeys, for calendars without delta)."""
-    link: str = ""
-    keys: dict[str, str] = field(default_factory=dict)
-
-    def encode(self) -> str:
-        doc: dict[str, Any] = {"s": int(self.start.timestamp()), "e": int(self.end.timestamp()), "m": self.mode}
-        if self.link:
-            doc["l"] = self.link
-        if self.keys:
-            doc["k"] = self.keys
-        raw = zlib.compress(json.dumps(doc, separators=(",", ":"), sort_keys=True).encode(), 6)
-        return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
-
-    @classmethod
-    def decode(cls, token: str) -> SyncState | None:
-        """Parse a token from :meth:`encode`; ``None`` (→ full sync) when it is not one."""
-        if not token.startswith(TOKEN_PREFIX):
-            return None
-        try:
-            doc = json.loads(zlib.decompress(base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :])))
-            return cls(
-                start=datetime.fromtimestamp(int(doc["s"]), UTC),
-                end=datetime.fromtimestamp(int(doc["e"]), UTC),
-                mode=str(doc.get("m", "delta")),
-                link=str(doc.get("l", "")),
-                keys={str(k): str(v) for k, v in dict(doc.get("k", {})).items()},
-            )
-        except (ValueError, KeyError, TypeError, zlib.error):
-            return None
 
 
 class OutlookProvider:
@@ -131,7 +86,7 @@ class OutlookProvider:
         horizon: timedelta = timedelta(days=14),
         lookback: timedelta = timedelta(days=8),
         zone: tzinfo = UTC,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.name = name
         self.writable = writable
@@ -434,136 +389,4 @@ def _unsupported(exc: GraphError) -> bool:
     return exc.status in (400, 405, 501) or (exc.status == 404 and exc.code.lower() not in _NOT_FOUND_CODES)
 
 
-# -- building providers from the config ------------------------------------------
-
-
-def _account(settings: Settings, account: str) -> OutlookAccount:
-    acct = settings.accounts.get(account)
-    if not isinstance(acct, OutlookAccount):
-        known = ", ".join(sorted(n for n, a in settings.accounts.items() if isinstance(a, OutlookAccount)))
-        raise UserError(f"accounts.{account}: no Outlook account of that name (Outlook accounts: {known or 'none'})")
-    return acct
-
-
-def _verify(acct: OutlookAccount, config_path: Path) -> bool | str:
-    return str(resolve_path(config_path, acct.ca_bundle)) if acct.ca_bundle else True
-
-
-def _shared(settings: Settings, account: str) -> bool:
-    return any(c.account == account and c.shared for c in settings.calendars.values() if c.source == "outlook")
-
-
-def make_tokens(settings: Settings, config_path: Path, account: str, secrets: Any) -> MsalTokens:
-    acct = _account(settings, account)
-    return MsalTokens(
-        account, acct, secrets, scopes_for(acct, _shared(settings, account)), verify=_verify(acct, config_path)
-    )
-
-
-def make_provider(
-    settings: Settings,
-    config_path: Path,
-    name: str,
-    secrets: Any,
-    *,
-    clock: Clock = _utc_now,
-    sleep: Callable[[float], None] | None = None,
-    tokens: TokenSource | None = None,
-    policy: RetryPolicy | None = None,
-) -> OutlookProvider:
-    """The provider for Outlook calendar ``name`` of the config (signs in silently from the secret store)."""
-    cal = settings.calendars[name]
-    acct = _account(settings, cal.account)
-    verify = _verify(acct, config_path)
-    source: TokenSource = tokens or make_tokens(settings, config_path, cal.account, secrets)
-    kwargs: dict[str, Any] = {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
-    if policy is not None:
-        kwargs["policy"] = policy
-    client = GraphClient(
-        acct.graph_root,
-        source,
-        mailbox=f"{acct.graph_root}|{acct.tenant}|{acct.client_id}|{cal.account}",
-        counter=RequestCounter(),
-        label=name,
-        page_size=acct.page_size,
-        verify=verify,
-        **kwargs,
-    )
-    writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
-    return OutlookProvider(
-        name,
-        client,
-        "" if cal.id in ("", "primary") else cal.id,
-        writable=writable,
-        horizon=settings.horizon,
-        lookback=settings.catch_up.within + timedelta(days=1),
-        zone=settings.zone,
-        clock=clock,
-    )
-
-
-def sign_in(
-    settings: Settings,
-    config_path: Path,
-    account: str,
-    secrets: Any,
-    *,
-    prompt: Callable[[str], None] = print,
-) -> None:
-    """``idealweek auth outlook ACCOUNT``: the MSAL device-code flow; the token cache goes to ``secrets``."""
-    tokens = make_tokens(settings, config_path, account, secrets)
-    user = device_code_sign_in(tokens, prompt)
-    prompt(f"Signed in to Outlook account {account!r}{' as ' + user if user else ''}.")
-
-
-def list_calendars(settings: Settings, config_path: Path, account: str, secrets: Any) -> list[CalendarInfo]:
-    """``idealweek calendars ACCOUNT``: the mailbox's calendars with their ids."""
-    acct = _account(settings, account)
-    client = GraphClient(
-        acct.graph_root,
-        make_tokens(settings, config_path, account, secrets),
-        mailbox=f"{acct.graph_root}|{acct.tenant}|{acct.client_id}|{account}",
-        counter=RequestCounter(),
-        label=account,
-        page_size=acct.page_size,
-        verify=_verify(acct, config_path),
-    )
-    try:
-        return fetch_calendars(client)
-    finally:
-        client.close()
-
-
-def fetch_calendars(client: GraphClient) -> list[CalendarInfo]:
-    out: list[CalendarInfo] = []
-    url: str | None = "/me/calendars"
-    while url:
-        resp = client.request("GET", url, kind="calendars", headers={"Prefer": client.prefer()})
-        page = client.json_or_raise(resp, "list calendars")
-        for doc in page.get("value", []):
-            if not isinstance(doc, dict):
-                continue
-            out.append(
-                CalendarInfo(
-                    id=str(doc.get("id", "")),
-                    name=str(doc.get("name") or ""),
-                    access="write" if doc.get("canEdit") else "read",
-                    primary=bool(doc.get("isDefaultCalendar")),
-                )
-            )
-        nxt = page.get("@odata.nextLink")
-        url = str(nxt) if nxt else None
-    return out
-
-
-__all__ = [
-    "OutlookProvider",
-    "SyncState",
-    "fetch_calendars",
-    "list_calendars",
-    "make_provider",
-    "make_tokens",
-    "sign_in",
-]
+__all__ = ["Clock", "OutlookProvider", "SyncState"]

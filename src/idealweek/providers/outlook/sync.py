@@ -1,0 +1,53 @@
+"""The Outlook sync token: the window, the mode and the delta link (or changeKeys), compressed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+TOKEN_PREFIX = "o1."
+
+
+@dataclass(slots=True)
+class SyncState:
+    """What the sync token carries: the window, the mode and the delta link (or changeKeys)."""
+
+    start: datetime
+    end: datetime
+    mode: str = "delta"
+    """``delta`` or ``view`` (windowed listing with changeKeys, for calendars without delta)."""
+    link: str = ""
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> str:
+        doc: dict[str, Any] = {"s": int(self.start.timestamp()), "e": int(self.end.timestamp()), "m": self.mode}
+        if self.link:
+            doc["l"] = self.link
+        if self.keys:
+            doc["k"] = self.keys
+        raw = zlib.compress(json.dumps(doc, separators=(",", ":"), sort_keys=True).encode(), 6)
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
+
+    @classmethod
+    def decode(cls, token: str) -> SyncState | None:
+        """Parse a token from :meth:`encode`; ``None`` (→ full sync) when it is not one."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        try:
+            doc = json.loads(zlib.decompress(base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :])))
+            return cls(
+                start=datetime.fromtimestamp(int(doc["s"]), UTC),
+                end=datetime.fromtimestamp(int(doc["e"]), UTC),
+                mode=str(doc.get("m", "delta")),
+                link=str(doc.get("l", "")),
+                keys={str(k): str(v) for k, v in dict(doc.get("k", {})).items()},
+            )
+        except (ValueError, KeyError, TypeError, zlib.error):
+            return None
+
+
+__all__ = ["TOKEN_PREFIX", "SyncState"]
