@@ -1,0 +1,52 @@
+"""The planner's answer: desired owned events, the ledger and the week figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from idealweek.model import Block, DebtState, DesiredEvent, Event, Intrusion, Policy
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    """Figures for one local ISO week as far as the plan knows them."""
+
+    week: str
+    protected_min: int = 0
+    lost_min: int = 0
+    kept_min: int = 0
+    made_up_min: int = 0
+    violations: int = 0
+    violation_min: int = 0
+    soft_min: int = 0
+    focus_target_min: int = 0
+    focus_planned_min: int = 0
+    focus_kept_min: int = 0
+    meeting_min: int = 0
+    debt_min: int = 0
+    debt_open_min: int = 0
+    debt_overdue_min: int = 0
+    debt_waived_min: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's answer."""
+
+    now: datetime
+    desired: tuple[DesiredEvent, ...]
+    blocks: tuple[Block, ...]
+    intrusions: tuple[Intrusion, ...]
+    debts: tuple[DebtState, ...]
+    meetings: tuple[Event, ...]
+    makeups: tuple[DesiredEvent, ...]
+    focus: tuple[DesiredEvent, ...]
+    weeks: tuple[WeekFigures, ...]
+    window_start: datetime
+    """The plan looks at events from here on: weeks starting earlier are only partly seen."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def violations(self) -> tuple[Intrusion, ...]:
+        return tuple(i for i in self.intrusions if i.block.policy == Policy.HARD)
