@@ -6,9 +6,8 @@ file: a file whose ``(mtime_ns, size, inode)`` is unchanged is not read again;
 a file that was read is identified by a sha256 prefix of its content, so
 touching a file without changing it is no change.
 
-The change token is a compact, self-contained string (zlib + base64 of a JSON
-map ``{file: [mtime_ns, size, inode, sha]}`` plus the window) that the engine
-can persist and hand back in a new process.  Incremental reads return the
+The change token (:mod:`idealweek.providers.vdir_token`) can be persisted by
+the engine and handed back in a new process.  Incremental reads return the
 events of changed and new files as upserts and the uids that disappeared as
 removed; when this process does not know which uids a changed or deleted file
 held (a fresh process), it answers with a full listing instead.
@@ -21,15 +20,12 @@ the same folder, fsync, then ``os.link`` (create: never clobbers) or
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import os
 import tempfile
 import time
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,24 +38,17 @@ from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
 from idealweek.providers.ics import (
-    TAG_ICS_PROPERTY,
     Clock,
     Window,
-    decode_tag,
     default_window,
     fingerprint,
     parse_ics,
     system_clock,
 )
+from idealweek.providers.ics.write import bump_sequence, owned_vevent, render_new, set_times
+from idealweek.providers.vdir_token import Sig, VdirToken, file_sig, racy
 
 log = structlog.get_logger(__name__)
-
-TOKEN_PREFIX = "vdir1:"
-RACY_NS = 2_000_000_000
-"""A file modified less than this before it was checked may change again within the same mtime tick."""
-PRODID = "-//idealweek//idealweek//EN"
-
-Sig = tuple[int, int, int]
 
 
 @dataclass(slots=True)
@@ -68,63 +57,6 @@ class _FileState:
     sha: str
     checked_ns: int
     events: list[Event] | None = None
-
-
-MAX_TOKEN_UIDS = 8
-"""Files with at most this many event uids carry them in the token (removals in a new process)."""
-
-
-@dataclass(slots=True)
-class _Token:
-    window: tuple[int, int]
-    made_ns: int
-    files: dict[str, tuple[Sig, str]] = field(default_factory=dict)
-    uids: dict[str, frozenset[str]] = field(default_factory=dict)
-    """The uids a file held, when known and few; a file named ``<uid>.ics`` holding just ``uid`` is implied."""
-
-    def encode(self) -> str:
-        entries: dict[str, list[object]] = {}
-        for name, (sig, sha) in sorted(self.files.items()):
-            entry: list[object] = [*sig, sha]
-            uids = self.uids.get(name)
-            if uids is not None and uids != {Path(name).stem} and len(uids) <= MAX_TOKEN_UIDS:
-                entry.append(sorted(uids))
-            elif uids is None or uids != {Path(name).stem}:
-                entry.append(None)
-            entries[name] = entry
-        doc = {"v": 1, "w": list(self.window), "t": self.made_ns, "f": entries}
-        raw = json.dumps(doc, separators=(",", ":")).encode()
-        return TOKEN_PREFIX + base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str) -> _Token | None:
-        if not text.startswith(TOKEN_PREFIX):
-            return None
-        body = text[len(TOKEN_PREFIX) :]
-        try:
-            raw = zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            doc = json.loads(raw)
-            if doc.get("v") != 1:
-                return None
-            tok = cls((int(doc["w"][0]), int(doc["w"][1])), int(doc["t"]))
-            for name, v in dict(doc["f"]).items():
-                fname = str(name)
-                tok.files[fname] = ((int(v[0]), int(v[1]), int(v[2])), str(v[3]))
-                if len(v) == 4:
-                    tok.uids[fname] = frozenset({Path(fname).stem})
-                elif v[4] is not None:
-                    tok.uids[fname] = frozenset(str(u) for u in v[4])
-            return tok
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error):
-            return None
-
-
-def _sig(st: os.stat_result) -> Sig:
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _racy(sig: Sig, checked_ns: int) -> bool:
-    return sig[0] >= checked_ns - RACY_NS
 
 
 def _fsync_dir(path: Path) -> None:
@@ -226,12 +158,12 @@ class VdirProvider:
         events = prev.events if prev is not None and prev.sha == sha and prev.events is not None else None
         if events is None:
             events = self._parse(fname, data, window)
-        state = _FileState(_sig(st), sha, time.time_ns(), events)
+        state = _FileState(file_sig(st), sha, time.time_ns(), events)
         self._files[fname] = state
         self._uids[(fname, sha)] = frozenset(e.uid for e in events)
         return state
 
-    def _scan(self, window: Window, token: _Token | None, need_events: bool) -> dict[str, _FileState]:
+    def _scan(self, window: Window, token: VdirToken | None, need_events: bool) -> dict[str, _FileState]:
         """Current state of every file, reading only what may have changed."""
         if self._files_window != window:
             self._files.clear()
@@ -242,14 +174,14 @@ class VdirProvider:
             del self._files[gone]
         out: dict[str, _FileState] = {}
         for fname, st in sorted(listing.items()):
-            sig = _sig(st)
+            sig = file_sig(st)
             cached = self._files.get(fname)
             state: _FileState | None = None
-            if cached is not None and cached.sig == sig and not _racy(sig, cached.checked_ns):
+            if cached is not None and cached.sig == sig and not racy(sig, cached.checked_ns):
                 state = cached
             elif token is not None and fname in token.files:
                 tsig, tsha = token.files[fname]
-                if tsig == sig and not _racy(sig, token.made_ns):
+                if tsig == sig and not racy(sig, token.made_ns):
                     state = _FileState(sig, tsha, token.made_ns)
                     self._files[fname] = state
             if state is None or (need_events and state.events is None):
@@ -259,8 +191,8 @@ class VdirProvider:
             out[fname] = state
         return out
 
-    def _token(self, window: Window, states: Mapping[str, _FileState], old: _Token | None = None) -> str:
-        tok = _Token(
+    def _token(self, window: Window, states: Mapping[str, _FileState], old: VdirToken | None = None) -> str:
+        tok = VdirToken(
             (int(window[0].timestamp()), int(window[1].timestamp())),
             time.time_ns(),
             {name: (s.sig, s.sha) for name, s in states.items()},
@@ -287,7 +219,7 @@ class VdirProvider:
     def read_changes(self, token: str | None) -> ChangeSet:
         self.requests.count("read")
         window = self._window()
-        old = _Token.decode(token) if token else None
+        old = VdirToken.decode(token) if token else None
         if old is not None and old.window != (int(window[0].timestamp()), int(window[1].timestamp())):
             old = None
         if old is not None:
@@ -297,7 +229,7 @@ class VdirProvider:
         states = self._scan(window, None, need_events=True)
         return ChangeSet(full=True, upserts=self._all_events(states), token=self._token(window, states))
 
-    def _incremental(self, old: _Token, window: Window) -> ChangeSet | None:
+    def _incremental(self, old: VdirToken, window: Window) -> ChangeSet | None:
         states = self._scan(window, old, need_events=False)
         upserts: list[Event] = []
         removed: set[str] = set()
@@ -325,7 +257,7 @@ class VdirProvider:
         removed -= {e.uid for e in upserts}
         return ChangeSet(full=False, upserts=upserts, removed=sorted(removed), token=self._token(window, states, old))
 
-    def _old_uids(self, old: _Token, fname: str) -> frozenset[str] | None:
+    def _old_uids(self, old: VdirToken, fname: str) -> frozenset[str] | None:
         """The uids file ``fname`` held when ``old`` was made; None when unknown."""
         known = self._uids.get((fname, old.files[fname][1]))
         return known if known is not None else old.uids.get(fname)
@@ -389,59 +321,17 @@ class VdirProvider:
 
     def _owned_component(self, path: Path, existing: Event) -> tuple[bytes, Any, Any]:
         """The file's bytes, calendar and the owned VEVENT; NotOwned when it carries no valid tag."""
-        import icalendar
-
         try:
             data = path.read_bytes()
         except FileNotFoundError as exc:
             raise NotFound(f"{self.name}: event {existing.uid} is gone") from exc
-        try:
-            cal = icalendar.Calendar.from_ical(data)
-        except Exception as exc:
-            raise NotOwned(f"{self.name}: {path.name} is unreadable; not touching it") from exc
-        vevents = [c for c in cal.walk("VEVENT")]
-        if len(vevents) != 1:
-            raise NotOwned(f"{self.name}: {path.name} holds {len(vevents)} events; idealweek writes one")
-        comp = vevents[0]
-        raw = comp.get(TAG_ICS_PROPERTY)
-        if raw is None or decode_tag(str(raw)) is None:
-            raise NotOwned(f"{self.name}: event {existing.uid} is not idealweek's")
+        cal, comp = owned_vevent(data, self.name, path.name, existing.uid)
         if existing.etag and fingerprint(data) != existing.etag:
             raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read")
         return data, cal, comp
 
-    def _set_times(self, comp: Any, desired: DesiredEvent, now: datetime) -> None:
-        for key in ("DTSTART", "DTEND", "DURATION", "CLASS", "TRANSP", TAG_ICS_PROPERTY, "DTSTAMP", "LAST-MODIFIED"):
-            comp.pop(key, None)
-        comp.add("DTSTART", desired.start.astimezone(UTC))
-        comp.add("DTEND", desired.end.astimezone(UTC))
-        if desired.private:
-            comp.add("CLASS", "PRIVATE")
-        comp.add("TRANSP", "OPAQUE" if desired.busy else "TRANSPARENT")
-        comp.add("DTSTAMP", now)
-        comp.add("LAST-MODIFIED", now)
-        comp.add(TAG_ICS_PROPERTY, desired.tag.encode())
-
     def _now(self) -> datetime:
         return self.clock().astimezone(UTC).replace(microsecond=0)
-
-    def _render_new(self, uid: str, desired: DesiredEvent) -> bytes:
-        import icalendar
-
-        cal = icalendar.Calendar()
-        cal.add("PRODID", PRODID)
-        cal.add("VERSION", "2.0")
-        comp = icalendar.Event()
-        comp.add("UID", uid)
-        comp.add("SUMMARY", desired.title)
-        if desired.description:
-            comp.add("DESCRIPTION", desired.description)
-        now = self._now()
-        comp.add("CREATED", now)
-        comp.add("SEQUENCE", 0)
-        self._set_times(comp, desired, now)
-        cal.add_component(comp)
-        return bytes(cal.to_ical())
 
     def _event_from(self, path: Path, data: bytes, desired: DesiredEvent) -> Event:
         margin = timedelta(days=2)
@@ -461,7 +351,7 @@ class VdirProvider:
         target = self.path / f"{uid}.ics"
         if target.exists():
             raise AlreadyExists(f"{self.name}: event id {uid} exists")
-        data = self._render_new(uid, desired)
+        data = render_new(uid, desired, self._now())
         self._write(target, data, exclusive=True)
         return self._event_from(target, data, desired)
 
@@ -473,13 +363,8 @@ class VdirProvider:
             raise NotFound(f"{self.name}: event {existing.uid} is gone")
         data, cal, comp = self._owned_component(path, existing)
         now = self._now()
-        self._set_times(comp, desired, now)
-        seq = comp.get("SEQUENCE")
-        comp.pop("SEQUENCE", None)
-        try:
-            comp.add("SEQUENCE", int(str(seq)) + 1 if seq is not None else 1)
-        except ValueError:
-            comp.add("SEQUENCE", 1)
+        set_times(comp, desired, now)
+        bump_sequence(comp)
         new = bytes(cal.to_ical())
         self._write(path, new, exclusive=False, expect=fingerprint(data))
         return self._event_from(path, new, desired)

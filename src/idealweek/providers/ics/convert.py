@@ -1,0 +1,151 @@
+"""One VEVENT occurrence → one :class:`~idealweek.model.Event` (times, status, tag, recurrence id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from idealweek.model import TAG_PROPERTY, Event, OwnedTag, Response, Status
+from idealweek.providers.ics.zones import fix_zone
+
+log = structlog.get_logger(__name__)
+
+NO_UID = "nouid-"
+"""Prefix of the uid given to an event that has none."""
+
+TAG_ICS_PROPERTY = "X-" + TAG_PROPERTY.upper()
+"""The X- property that carries idealweek's ownership tag in ICS data."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """Where occurrences come from and how to place them."""
+
+    source: str
+    calendar: str
+    zone: ZoneInfo
+    floating: tzinfo
+    etag: str
+
+
+def warn(ctx: Ctx, uid: str, reason: str) -> None:
+    """Log that the event ``uid`` of ``ctx.source`` was skipped, and why."""
+    shown = "(no UID)" if not uid or uid.startswith(NO_UID) else uid
+    log.warning("ics.event_skipped", source=ctx.source, uid=shown, reason=reason)
+
+
+def _dt(comp: Any, key: str) -> date | datetime | None:
+    prop = comp.get(key)
+    if prop is None:
+        return None
+    value = prop.dt
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def _text(comp: Any, key: str) -> str:
+    value = comp.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value)
+
+
+def _rid_text(value: date | datetime, floating: tzinfo) -> str:
+    if isinstance(value, datetime):
+        return fix_zone(value, floating).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return value.strftime("%Y%m%d")
+
+
+def to_event(occ: Any, ctx: Ctx, series: str, recurring: bool) -> Event | None:
+    """One occurrence → Event; None when cancelled.  Raises on malformed data."""
+    status_text = _text(occ, "STATUS").upper()
+    if status_text == "CANCELLED":
+        return None
+    start_raw = _dt(occ, "DTSTART")
+    if start_raw is None:
+        raise ValueError("no DTSTART")
+    end_raw = _dt(occ, "DTEND")
+    duration: timedelta | None = None
+    if end_raw is None and occ.get("DURATION") is not None:
+        dur = occ["DURATION"].dt
+        if isinstance(dur, timedelta):
+            duration = dur
+    all_day = not isinstance(start_raw, datetime)
+    if all_day:
+        start = datetime.combine(start_raw, time(), ctx.zone)
+        if isinstance(end_raw, datetime):
+            end_day = fix_zone(end_raw, ctx.zone).astimezone(ctx.zone).date()
+        elif isinstance(end_raw, date):
+            end_day = end_raw
+        elif duration is not None:
+            end_day = start_raw + timedelta(days=max(1, duration.days))
+        else:
+            end_day = start_raw + timedelta(days=1)
+        if end_day <= start_raw:
+            end_day = start_raw + timedelta(days=1)
+        end = datetime.combine(end_day, time(), ctx.zone)
+    else:
+        assert isinstance(start_raw, datetime)
+        start = fix_zone(start_raw, ctx.floating)
+        if isinstance(end_raw, datetime):
+            end = fix_zone(end_raw, start.tzinfo or ctx.floating)
+        elif isinstance(end_raw, date):
+            end = datetime.combine(end_raw, time(), start.tzinfo)
+        elif duration is not None:
+            # RFC 5545: whole days are nominal (same wall-clock time), the rest is exact.
+            nominal = start + timedelta(days=duration.days)
+            end = nominal.astimezone(UTC) + (duration - timedelta(days=duration.days))
+        else:
+            end = start
+    rid = ""
+    if recurring:
+        rid_raw = _dt(occ, "RECURRENCE-ID") or start_raw
+        rid = _rid_text(rid_raw, ctx.floating)
+    uid = f"{series}@{rid}" if rid else series
+    tag = decode_tag(_text(occ, TAG_ICS_PROPERTY))
+    attendees = occ.get("ATTENDEE")
+    n_att = len(attendees) if isinstance(attendees, list) else (1 if attendees is not None else 0)
+    return Event(
+        calendar=ctx.calendar,
+        uid=uid,
+        start=start.astimezone(UTC),
+        end=end.astimezone(UTC),
+        title=_text(occ, "SUMMARY"),
+        description=_text(occ, "DESCRIPTION"),
+        location=_text(occ, "LOCATION"),
+        all_day=all_day,
+        status=Status.TENTATIVE if status_text == "TENTATIVE" else Status.CONFIRMED,
+        busy=_text(occ, "TRANSP").upper() != "TRANSPARENT",
+        response=Response.NONE,
+        private=_text(occ, "CLASS").upper() in ("PRIVATE", "CONFIDENTIAL"),
+        tag=tag,
+        etag=ctx.etag,
+        series=series,
+        recurrence_id=rid,
+        attendees=n_att,
+    )
+
+
+def decode_tag(text: str) -> OwnedTag | None:
+    """The owned tag in an ``X-IDEALWEEK`` value; None when absent or invalid.
+
+    Tolerates TEXT escaping (``\\,`` ``\\;``) added by other clients that rewrote the file.
+    """
+    if not text:
+        return None
+    for candidate in (text, text.replace("\\,", ",").replace("\\;", ";").replace("\\\\", "\\")):
+        try:
+            return OwnedTag.decode(candidate)
+        except ValueError:
+            continue
+    return None
+
+
+__all__ = ["NO_UID", "TAG_ICS_PROPERTY", "Ctx", "decode_tag", "to_event", "warn"]
