@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import random
 import socket
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from idealweek import config as cfg
-from idealweek.cli import Context
+from idealweek.app import App
 from idealweek.daemon import Service, backoff, jitter_for
 from idealweek.sdnotify import Notifier
 from idealweek.store import Store
@@ -34,9 +33,8 @@ class Recorder(Notifier):
         return True
 
 
-def context(config: Path) -> Context:
-    args = argparse.Namespace(force=False, log_level=None, log_format=None, config=str(config))
-    return Context(args, config, cfg.load(config))
+def context(config: Path) -> App:
+    return App(config, cfg.load(config))
 
 
 @pytest.fixture
@@ -148,7 +146,7 @@ def test_stop_request_lets_the_write_in_progress_finish(service: Service) -> Non
     report = service._cycle(service.current)
     assert len(made) == 1 and len(report.applied) == 1
     assert any("shutdown requested" in n for n in report.notes)
-    store = Store(cfg.state_dir(service.current.settings, service.ctx.config_path) / "state.sqlite3")
+    store = Store(cfg.state_dir(service.current.settings, service.app.config_path) / "state.sqlite3")
     try:
         assert {r.state for r in store.owned().values()} == {"live"}
     finally:
@@ -158,7 +156,7 @@ def test_stop_request_lets_the_write_in_progress_finish(service: Service) -> Non
 
 def test_reload_rejects_a_bad_config_and_keeps_the_old_one(service: Service) -> None:
     """A bad config on reload is rejected; the running settings stay and nothing is pending."""
-    path = service.ctx.config_path
+    path = service.app.config_path
     good = path.read_text()
     before = service.current
     path.write_text(good + "\n[[protect]]\ndays = 'someday'\nstart = '10:00'\nend = '11:00'\ncategory = 'family'\n")
@@ -190,7 +188,7 @@ def test_scheduler_runs_a_cycle_at_start_and_keepalive_pings(tmp_path: Path) -> 
 def test_daily_job_finalises_ended_weeks_and_cycles_leave_them_alone(service: Service) -> None:
     """Weeks that have ended are marked final by the daily job and later cycles do not overwrite them."""
     service.sync_job()
-    path = cfg.state_dir(service.current.settings, service.ctx.config_path) / "state.sqlite3"
+    path = cfg.state_dir(service.current.settings, service.app.config_path) / "state.sqlite3"
     store = Store(path)
     try:
         weeks = store.weeks()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import socket
 import threading
@@ -15,7 +14,8 @@ import pytest
 
 from idealweek import config as cfg
 from idealweek import doctor
-from idealweek.cli import Context, main
+from idealweek.app import App
+from idealweek.cli import main
 from idealweek.secrets import FileStore, generate_key
 from tests.test_daemon_support import demo_copy
 
@@ -57,7 +57,7 @@ def closed_port() -> int:
 
 
 def run_doctor(config: Path, **kw: object) -> tuple[int, list[str]]:
-    ctx = Context(argparse.Namespace(), config, cfg.load(config))
+    ctx = App(config, cfg.load(config))
     out = io.StringIO()
     code = doctor.run(ctx, out=out, timeout=3, **kw)  # type: ignore[arg-type]
     return code, out.getvalue().splitlines()

@@ -56,7 +56,7 @@ def test_sigkilled_daemon_restarts_without_duplicates(svc: Services) -> None:
     world = svc.world("daemon-kill")
     play(world, setup_script(rng))
     user = world.user_fingerprint()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     kills = 0
     for k in range(8):
         proc = subprocess.Popen(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from idealweek.errors import UserError
 
 if TYPE_CHECKING:
-    from idealweek.cli import Context
+    from idealweek.app import App
 
 PREFIX = "idealweek-signin:v1:"
 
@@ -30,55 +30,52 @@ def secret_name(account: str) -> str:
     return f"token:{account}"
 
 
-def _account(ctx: Context, name: str) -> str:
-    accounts = ctx.settings.accounts
+def _account(app: App, name: str) -> str:
+    accounts = app.settings.accounts
     if name not in accounts:
         hint = difflib.get_close_matches(name, list(accounts), n=1)
         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
         known = ", ".join(sorted(accounts)) or "none: add an [accounts.NAME] table"
-        raise UserError(f"{ctx.config_path}: unknown account {name!r}{extra}; known accounts: {known}")
+        raise UserError(f"{app.config_path}: unknown account {name!r}{extra}; known accounts: {known}")
     return accounts[name].provider
 
 
-def command(ctx: Context) -> int:
-    args = ctx.args
-    action = args.auth_command
-    provider = _account(ctx, args.account)
-    store = ctx.secrets(required=True)
+def command(
+    app: App, action: str, account: str, *, port: int = 0, open_browser: bool = True, file: str | None = None
+) -> int:
+    """``idealweek auth google|outlook|export|import ACCOUNT``."""
+    provider = _account(app, account)
+    store = app.secrets(required=True)
     assert store is not None
     if action in ("google", "outlook"):
         if provider != action:
-            raise UserError(
-                f"account {args.account!r} is a {provider} account: use `idealweek auth {provider} {args.account}`"
-            )
+            raise UserError(f"account {account!r} is a {provider} account: use `idealweek auth {provider} {account}`")
         if action == "google":
             from idealweek.providers import google
 
-            google.sign_in(
-                ctx.settings, ctx.config_path, args.account, store, port=args.port, open_browser=not args.no_browser
-            )
+            google.sign_in(app.settings, app.config_path, account, store, port=port, open_browser=open_browser)
         else:
             from idealweek.providers import outlook
 
-            outlook.sign_in(ctx.settings, ctx.config_path, args.account, store)
-        print(f"Token for account {args.account!r} ({provider}) kept in {store.description}.")
+            outlook.sign_in(app.settings, app.config_path, account, store)
+        print(f"Token for account {account!r} ({provider}) kept in {store.description}.")
         return 0
     if action == "export":
-        value = store.get(secret_name(args.account))
+        value = store.get(secret_name(account))
         if value is None:
             raise UserError(
-                f"no sign-in stored for account {args.account!r}: run `idealweek auth {provider} {args.account}` first"
+                f"no sign-in stored for account {account!r}: run `idealweek auth {provider} {account}` first"
             )
         blob = PREFIX + base64.urlsafe_b64encode(
-            json.dumps({"account": args.account, "provider": provider, "token": value}).encode("utf-8")
+            json.dumps({"account": account, "provider": provider, "token": value}).encode("utf-8")
         ).decode("ascii")
-        if args.file:
-            path = Path(args.file)
+        if file:
+            path = Path(file)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(blob + "\n")
             print(
-                f"Sign-in for {args.account!r} written to {path} (mode 600). It is a secret: move it "
+                f"Sign-in for {account!r} written to {path} (mode 600). It is a secret: move it "
                 "safely, import it with `idealweek auth import`, then delete it.",
                 file=sys.stderr,
             )
@@ -90,7 +87,7 @@ def command(ctx: Context) -> int:
             print(blob)
         return 0
     if action == "import":
-        text = Path(args.file).read_text(encoding="utf-8") if args.file else sys.stdin.read()
+        text = Path(file).read_text(encoding="utf-8") if file else sys.stdin.read()
         text = text.strip()
         if not text.startswith(PREFIX):
             raise UserError(
@@ -103,25 +100,26 @@ def command(ctx: Context) -> int:
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise UserError("the sign-in line is damaged (copy it again, whole)") from None
         if kind != provider:
-            raise UserError(f"that sign-in is for a {kind} account, but {args.account!r} is a {provider} account")
-        store.set(secret_name(args.account), token)
-        print(f"Sign-in imported for account {args.account!r}; kept in {store.description}.")
+            raise UserError(f"that sign-in is for a {kind} account, but {account!r} is a {provider} account")
+        store.set(secret_name(account), token)
+        print(f"Sign-in imported for account {account!r}; kept in {store.description}.")
         return 0
     raise UserError(f"unknown auth action {action!r}")
 
 
-def calendars_command(ctx: Context) -> int:
-    provider = _account(ctx, ctx.args.account)
-    store = ctx.secrets(required=True)
+def calendars_command(app: App, account: str) -> int:
+    """``idealweek calendars ACCOUNT``: the account's calendars with their ids."""
+    provider = _account(app, account)
+    store = app.secrets(required=True)
     assert store is not None
     if provider == "google":
         from idealweek.providers import google
 
-        cals = google.list_calendars(ctx.settings, ctx.config_path, ctx.args.account, store)
+        cals = google.list_calendars(app.settings, app.config_path, account, store)
     else:
         from idealweek.providers import outlook
 
-        cals = outlook.list_calendars(ctx.settings, ctx.config_path, ctx.args.account, store)
+        cals = outlook.list_calendars(app.settings, app.config_path, account, store)
     width = max((len(c.id) for c in cals), default=2)
     print(f"{'id':{width}}  {'access':10}  name")
     for c in cals:

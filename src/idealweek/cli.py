@@ -11,15 +11,12 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from idealweek.config import Settings
-    from idealweek.engine import CycleReport, Engine
-    from idealweek.secrets import SecretStore
-    from idealweek.store import Store
+    from idealweek.app import App
+    from idealweek.engine import CycleReport
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,62 +93,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-# -- context -----------------------------------------------------------------------
-
-
-@dataclass
-class Context:
-    args: argparse.Namespace
-    config_path: Path
-    settings: Settings
-
-    def state_dir(self) -> Path:
-        from idealweek.config import state_dir
-
-        return state_dir(self.settings, self.config_path)
-
-    def open_store(self) -> Store:
-        from idealweek.store import Store
-
-        store = Store(self.state_dir() / "state.sqlite3")
-        if store.moved_aside is not None:
-            print(
-                f"warning: the state database could not be read and was moved to {store.moved_aside}; "
-                "a new one was started (ownership is rebuilt from the event tags).",
-                file=sys.stderr,
-            )
-        return store
-
-    def secrets(self, required: bool = False) -> SecretStore | None:
-        from idealweek.providers.factory import needs_secrets
-        from idealweek.secrets import open_store
-
-        if not required and not needs_secrets(self.settings):
-            return None
-        sc = self.settings.secrets
-        return open_store(sc.store, self.state_dir(), sc.key_file, sc.credential)
-
-    def engine(self, store: Store) -> Engine:
-        from idealweek.engine import Engine
-        from idealweek.providers.factory import make_provider
-
-        secrets = self.secrets()
-        providers = {
-            name: make_provider(self.settings, self.config_path, name, secrets) for name in self.settings.calendars
-        }
-        return Engine(self.settings, store, providers, config_path=self.config_path)
-
-
-def _load(args: argparse.Namespace) -> Context:
-    from idealweek import config as cfg
-    from idealweek import log
-
-    path = Path(args.config) if args.config else cfg.default_config_path()
-    settings = cfg.load(path)
-    log.setup(args.log_level or settings.log.level, args.log_format or settings.log.format)
-    return Context(args, path, settings)
-
-
 # -- commands ----------------------------------------------------------------------
 
 
@@ -170,63 +111,23 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(report: CycleReport, verbose_ops: bool = True) -> None:
-    summary = report.summary()
-    if verbose_ops:
-        if report.ops:
-            label = "would apply" if report.dry_run else "applied"
-            print(f"Operations ({label}): " + _count_ops(report))
-            shown = (
-                report.ops
-                if len(report.ops) <= 25 or report.dry_run
-                else [op for op in report.ops if op.key.startswith(("makeup:", "focus:"))]
-            )
-            for op in shown:
-                print("  " + op.describe())
-            if len(shown) < len(report.ops):
-                print(
-                    f"  … and {len(report.ops) - len(shown)} more (protected blocks and mirrors); "
-                    "`idealweek plan` lists every operation"
-                )
-        else:
-            print("Nothing to change: the calendars already match the plan (0 writes).")
-    for name, err in sorted(report.failed.items()):
-        print(f"  ! {name}: {err}")
-    for note in report.notes:
-        print(f"  note: {note}")
-    for key in report.user_deleted:
-        print(f"  you deleted {key}: respected, not recreated")
-    print(
-        "Cycle: {calendars_read} calendars read, {events_seen} events, {intrusions} intrusions, "
-        "open debt {debt_open_min} min, overdue {debt_overdue_min} min, {writes} writes, "
-        "{api_requests} requests, {duration_ms} ms".format(**summary)
-    )
-
-
-def _count_ops(report: CycleReport) -> str:
-    counts: dict[str, int] = {}
-    for op in report.ops:
-        what = op.key.split(":", 1)[0]
-        name = f"{op.kind.value} {what}"
-        counts[name] = counts.get(name, 0) + 1
-    return ", ".join(f"{n}× {k}" for k, n in sorted(counts.items()))
-
-
-def cmd_run(ctx: Context) -> int:
-    args = ctx.args
+def cmd_run(app: App, args: argparse.Namespace) -> int:
     if not args.once:
         from idealweek import daemon
 
-        return daemon.run_forever(ctx)
-    store = ctx.open_store()
+        return daemon.run_forever(app, force=args.force)
+    from idealweek.render import print_week
+    from idealweek.render_status import render_cycle_text
+
+    store = app.open_store()
     try:
-        engine = ctx.engine(store)
+        engine = app.engine(store)
         with _progress("Syncing calendars"):
             report = engine.cycle(force=args.force)
         _log_summary(report)
         if not args.quiet:
-            _print_week(ctx, engine, report, ahead=True)
-        _print_report(report)
+            print_week(engine, report, ahead=True)
+        print(render_cycle_text(report))
         return 0 if report.ok else 1
     finally:
         store.close()
@@ -245,191 +146,102 @@ def _log_summary(report: CycleReport) -> None:
     structlog.get_logger("idealweek").info("cycle", **report.summary())
 
 
-def _print_week(
-    ctx: Context, engine: Engine, report: CycleReport, offset_weeks: int = 0, label: str = "", ahead: bool = False
-) -> None:
+def cmd_plan(app: App, args: argparse.Namespace) -> int:
+    from idealweek.render_status import render_cycle_text
 
-    from idealweek.render import render_ledger_text, render_week_text
-    from idealweek.week import resolve_week
-
-    if report.plan is None:
-        return
-    zone = ctx.settings.zone
-    if ahead:
-        local = report.at.astimezone(zone)
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    else:
-        start = resolve_week(report.at, zone, label, offset_weeks)
-    events = engine.store.events()
-    plan = report.plan
-    if not ahead:
-        from idealweek.render import plan_covering, week_view
-        from idealweek.render_grid import render_grid_rich, render_grid_text
-
-        plan = plan_covering(engine, plan, events, start)
-        view = week_view(plan, events, start, zone)
-        if sys.stdout.isatty():
-            from rich.console import Console
-
-            Console().print(render_grid_rich(view))
-        else:
-            print(render_grid_text(view))
-        print()
-    print(render_week_text(plan, events, start, zone))
-    print()
-    print(render_ledger_text(plan, zone))
-    print()
-
-
-def cmd_plan(ctx: Context) -> int:
-    store = ctx.open_store()
+    store = app.open_store()
     try:
         with _progress("Reading calendars"):
-            report = ctx.engine(store).cycle(dry_run=True, force=ctx.args.force)
-        _print_report(report)
+            report = app.engine(store).cycle(dry_run=True, force=args.force)
+        print(render_cycle_text(report))
         return 0 if report.ok else 1
     finally:
         store.close()
 
 
-def cmd_status(ctx: Context) -> int:
-    from idealweek.week import iso_week_bounds, iso_week_label
+def cmd_status(app: App, args: argparse.Namespace) -> int:
+    from idealweek.render_status import render_status_json, render_status_text, status_data
 
-    store = ctx.open_store()
+    store = app.open_store()
     try:
         with _progress("Reading calendars"):
-            report = ctx.engine(store).cycle(dry_run=True)
-        p = report.plan
-        assert p is not None
-        zone = ctx.settings.zone
-        start, end = iso_week_bounds(report.at, zone)
-        this_week = iso_week_label(report.at, zone)
-        intr = [i for i in p.intrusions if start <= i.start < end]
-        makeups = [m for m in p.makeups if start <= m.start < end]
-        focus = [f for f in p.focus if start <= f.start < end]
-        debts: dict[str, int] = {"open": 0, "overdue": 0, "scheduled": 0, "waived": 0, "paid": 0}
-        for d in p.debts:
-            debts["waived"] += d.waived
-            debts["paid"] += d.paid
-            if d.status.value == "overdue":
-                debts["overdue"] += d.unplaced + d.scheduled
-            else:
-                debts["open"] += d.unplaced
-                debts["scheduled"] += d.scheduled
-        wk = next((w for w in p.weeks if w.week == this_week), None)
-        data: dict[str, Any] = {
-            "week": this_week,
-            "intrusions": [
-                {
-                    "block": i.block.id,
-                    "category": i.block.category,
-                    "policy": i.block.policy.value,
-                    "minutes": i.minutes,
-                    "start": i.start.astimezone(zone).isoformat(),
-                }
-                for i in intr
-            ],
-            "debt_minutes": debts,
-            "makeups": [
-                {
-                    "start": m.start.astimezone(zone).isoformat(),
-                    "end": m.end.astimezone(zone).isoformat(),
-                    "category": m.tag.category,
-                    "pays": dict(m.tag.pays),
-                }
-                for m in makeups
-            ],
-            "focus_hours_planned": round((wk.focus_planned_min if wk else 0) / 60, 2),
-            "focus_hours_target": round(ctx.settings.focus.weekly_target.total_seconds() / 3600, 2),
-            "focus_blocks": len(focus),
-            "violations": len([i for i in intr if i.block.policy.value == "hard"]),
-            "calendars_failed": report.failed,
-        }
-        if ctx.args.json:
-            print(json.dumps(data, indent=2))
-            return 0 if report.ok else 1
-        print(f"Week {this_week}")
-        print(f"  intrusions: {len(intr)}")
-        for i in data["intrusions"]:
-            print(f"    {i['start'][:16]}  {i['category']:10} {i['policy']:9} {i['minutes']} min")
-        print(
-            "  debt: open {open} min, overdue {overdue} min, booked {scheduled} min, waived {waived} min, "
-            "paid {paid} min".format(**debts)
-        )
-        print(f"  make-ups this week: {len(makeups)}")
-        for m in data["makeups"]:
-            print(f"    {m['start'][:16]}-{m['end'][11:16]}  {m['category']}")
-        print(f"  focus: {data['focus_hours_planned']} h planned of {data['focus_hours_target']} h target")
-        if data["violations"]:
-            print(f"  boundary violations: {data['violations']}")
-        for name, err in sorted(report.failed.items()):
-            print(f"  ! {name}: {err}")
+            report = app.engine(store).cycle(dry_run=True)
+        data = status_data(report, app.settings)
+        print(render_status_json(data) if args.json else render_status_text(data))
         return 0 if report.ok else 1
     finally:
         store.close()
 
 
-def cmd_week(ctx: Context) -> int:
-    args = ctx.args
-    store = ctx.open_store()
+def cmd_week(app: App, args: argparse.Namespace) -> int:
+    from idealweek.render import print_week, write_week_files
+
+    store = app.open_store()
     try:
-        engine = ctx.engine(store)
+        engine = app.engine(store)
         with _progress("Reading calendars"):
             report = engine.cycle(dry_run=True)
-        if args.html or args.svg:
-            from idealweek import render
-
-            writer: Callable[..., None] | None = getattr(render, "write_week_files", None)
-            if writer is None:
-                print("HTML/SVG output is not available in this build", file=sys.stderr)
-                return 1
-            writer(ctx, engine, report, args)
-            return 0
         offset = 1 if args.next else -1 if args.prev else 0
-        _print_week(ctx, engine, report, offset, args.week or "")
+        if args.html or args.svg:
+            write_week_files(engine, report, html=args.html, svg=args.svg, label=args.week or "", offset=offset)
+            return 0
+        print_week(engine, report, args.week or "", offset)
         return 0 if report.ok else 1
     finally:
         store.close()
 
 
-def cmd_review(ctx: Context) -> int:
-    from idealweek import render
+def cmd_review(app: App, args: argparse.Namespace) -> int:
+    """``idealweek review [--weeks N] [--html FILE] [--json]``: the recorded figures of past weeks."""
+    from datetime import datetime
 
-    reviewer: Callable[[Context], int] | None = getattr(render, "review_command", None)
-    if reviewer is not None:
-        return reviewer(ctx)
-    store = ctx.open_store()
+    from idealweek.errors import IdealweekError
+    from idealweek.review import render_html, render_json, render_table, review_rows
+
+    store = app.open_store()
     try:
-        weeks = store.weeks()
-        rows = list(weeks.items())[-ctx.args.weeks :]
-        if ctx.args.json:
-            print(json.dumps([{"week": w, **d} for w, d in rows], indent=2))
+        now: datetime
+        try:
+            engine = app.engine(store)
+            with _progress("Reading calendars"):
+                report = engine.cycle(dry_run=True)
+            now = report.at
+        except IdealweekError as exc:
+            print(f"warning: could not refresh this week ({exc}); showing the recorded figures", file=sys.stderr)
+            from idealweek.engine import system_clock
+
+            now = system_clock()
+        rows = review_rows(store, now, app.settings, args.weeks)
+        if args.json:
+            print(render_json(rows))
             return 0
-        print(f"{'week':9} {'prot h':>7} {'kept h':>7} {'lost h':>7} {'made up':>8} {'focus h':>8} {'meet h':>7}")
-        for w, d in rows:
-
-            def h(k: str, d: dict[str, Any] = d) -> str:
-                return f"{int(d.get(k, 0)) / 60:.1f}"
-
-            print(
-                f"{w:9} {h('protected_min'):>7} {h('kept_min'):>7} {h('lost_min'):>7} {h('made_up_min'):>8} "
-                f"{h('focus_planned_min'):>8} {h('meeting_min'):>7}"
-            )
+        if args.html:
+            Path(args.html).write_text(render_html(rows), encoding="utf-8")
+            print(f"wrote {args.html}")
+            return 0
+        print(render_table(rows))
         return 0
     finally:
         store.close()
 
 
-def cmd_auth(ctx: Context) -> int:
+def cmd_auth(app: App, args: argparse.Namespace) -> int:
     from idealweek import auth
 
-    return auth.command(ctx)
+    return auth.command(
+        app,
+        args.auth_command,
+        args.account,
+        port=getattr(args, "port", 0),
+        open_browser=not getattr(args, "no_browser", False),
+        file=getattr(args, "file", None),
+    )
 
 
-def cmd_calendars(ctx: Context) -> int:
+def cmd_calendars(app: App, args: argparse.Namespace) -> int:
     from idealweek import auth
 
-    return auth.calendars_command(ctx)
+    return auth.calendars_command(app, args.account)
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
@@ -445,13 +257,13 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_doctor(ctx: Context) -> int:
+def cmd_doctor(app: App, args: argparse.Namespace) -> int:
     from idealweek import doctor
 
-    return doctor.run(ctx)
+    return doctor.run(app)
 
 
-COMMANDS: dict[str, Callable[[Context], int]] = {
+COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "run": cmd_run,
     "plan": cmd_plan,
     "status": cmd_status,
@@ -473,8 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config(args)
         if args.command == "secrets":
             return cmd_secrets(args)
-        ctx = _load(args)
-        return COMMANDS[args.command](ctx)
+        from idealweek.app import App
+
+        app = App.load(args.config, args.log_level, args.log_format)
+        return COMMANDS[args.command](app, args)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2

@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ from idealweek.sdnotify import Notifier
 from idealweek.store import Store
 
 if TYPE_CHECKING:
-    from idealweek.cli import Context
+    from idealweek.app import App
     from idealweek.providers.base import Provider
 
 log = structlog.get_logger("idealweek.daemon")
@@ -55,9 +55,9 @@ DAILY_AT = (0, 5)
 """Local time of the daily job (hour, minute): just after a week ends on Sunday night."""
 
 
-def run_forever(ctx: Context) -> int:
-    """``idealweek run``: cycles until SIGTERM; 0 after a clean stop."""
-    return Service(ctx).run()
+def run_forever(app: App, force: bool = False) -> int:
+    """``idealweek run``: cycles until SIGTERM; 0 after a clean stop.  ``force``: the first cycle skips the guards."""
+    return Service(app, force=force).run()
 
 
 def backoff(failures: int, interval: float, rng: random.Random | None = None) -> float:
@@ -90,11 +90,13 @@ class Loaded:
 class Service:
     """The daemon: owns the scheduler, the current configuration and the systemd conversation."""
 
-    def __init__(self, ctx: Context, notifier: Notifier | None = None, clock: Clock = system_clock) -> None:
-        self.ctx = ctx
+    def __init__(
+        self, app: App, notifier: Notifier | None = None, clock: Clock = system_clock, force: bool = False
+    ) -> None:
+        self.app = app
         self.clock = clock
         self.notifier = notifier or Notifier()
-        self.current = self.build(ctx.settings)
+        self.current = self.build(app.settings)
         self._pending: Loaded | None = None
         self._work = threading.Lock()
         self._signals: deque[int] = deque()
@@ -103,7 +105,7 @@ class Service:
         self._cycle_started: float | None = None
         self._failures = 0
         self._ready = False
-        self._force_once = bool(getattr(ctx.args, "force", False))
+        self._force_once = force
         self._last_error = ""
         self._config_problem = ""
         """Set while a rejected reload leaves the previous config running; cleared by a good reload."""
@@ -114,16 +116,12 @@ class Service:
     # -- configuration ------------------------------------------------------------
     def build(self, settings: cfg.Settings) -> Loaded:
         """Providers for ``settings``; raises a UserError when e.g. no secret store can be opened."""
-        from idealweek.providers.factory import make_provider
-
-        ctx = replace(self.ctx, settings=settings)
-        secrets = ctx.secrets()
-        providers = {name: make_provider(settings, ctx.config_path, name, secrets) for name in settings.calendars}
-        return Loaded(settings, providers)
+        app = self.app.with_settings(settings)
+        return Loaded(settings, app.providers(app.secrets()))
 
     def reload(self) -> bool:
         """SIGHUP: read the config again; keep the running one when the new one is bad."""
-        path = self.ctx.config_path
+        path = self.app.config_path
         if self._ready:  # RELOADING=1 is answered by READY=1 below; before the first READY there is nothing to reload
             self.notifier.reloading()
         try:
@@ -141,10 +139,7 @@ class Service:
             return False
         old = self.current.settings
         self._pending = loaded
-        from idealweek import log as logsetup
-
-        args = self.ctx.args
-        logsetup.setup(args.log_level or settings.log.level, args.log_format or settings.log.format)
+        self.app.with_settings(settings).setup_logging()
         if settings.sync_interval != old.sync_interval:
             self._modify_job("sync", trigger=self._sync_trigger(settings))
         if settings.timezone != old.timezone:
@@ -206,7 +201,7 @@ class Service:
         old_handlers = {s: signal.signal(s, self._on_signal) for s in HANDLED}
         log.info(
             "daemon.start",
-            config=str(self.ctx.config_path),
+            config=str(self.app.config_path),
             interval_s=self.current.settings.sync_interval.total_seconds(),
             calendars=len(self.current.settings.calendars),
             notify=self.notifier.enabled,
@@ -287,11 +282,11 @@ class Service:
 
     def _cycle(self, loaded: Loaded) -> CycleReport:
         s = loaded.settings
-        store = Store(cfg.state_dir(s, self.ctx.config_path) / "state.sqlite3")
+        store = Store(cfg.state_dir(s, self.app.config_path) / "state.sqlite3")
         try:
             engine = loaded.engine
             if engine is None:
-                engine = Engine(s, store, loaded.providers, clock=self.clock, config_path=self.ctx.config_path)
+                engine = Engine(s, store, loaded.providers, clock=self.clock, config_path=self.app.config_path)
                 loaded.engine = engine
             engine.store = store
             engine.stop_requested = self._stopping
@@ -342,7 +337,7 @@ class Service:
         with self._work:
             s = self.current.settings
             try:
-                store = Store(cfg.state_dir(s, self.ctx.config_path) / "state.sqlite3")
+                store = Store(cfg.state_dir(s, self.app.config_path) / "state.sqlite3")
                 try:
                     done = finalise_weeks(store, s.zone, self.clock())
                 finally:

@@ -29,7 +29,7 @@ from idealweek.errors import IdealweekError
 from idealweek.model import Role
 
 if TYPE_CHECKING:
-    from idealweek.cli import Context
+    from idealweek.app import App
     from idealweek.secrets import SecretStore
 
 TIMEOUT = 5.0
@@ -55,44 +55,44 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def run(ctx: Context, out: TextIO | None = None, timeout: float = TIMEOUT, clock: Clock = system_clock) -> int:
+def run(app: App, out: TextIO | None = None, timeout: float = TIMEOUT, clock: Clock = system_clock) -> int:
     """Run every check, print one line each and a verdict; 0 when nothing failed."""
     stream = out or sys.stdout
     failed = 0
-    for check in checks(ctx, timeout, clock):
+    for check in checks(app, timeout, clock):
         print(check.line(), file=stream, flush=True)
         failed += check.ok is False
     print(f"{'all checks passed' if not failed else f'{failed} check(s) failed'}", file=stream)
     return 1 if failed else 0
 
 
-def checks(ctx: Context, timeout: float = TIMEOUT, clock: Clock = system_clock) -> Iterator[Check]:
+def checks(app: App, timeout: float = TIMEOUT, clock: Clock = system_clock) -> Iterator[Check]:
     """Every check in order; the secret store opened by one check is used by the sign-in checks."""
-    s = ctx.settings
+    s = app.settings
     yield Check(
         "config",
         True,
-        f"{ctx.config_path}: {len(s.calendars)} calendars, {len(s.accounts)} accounts, time zone {s.timezone}",
+        f"{app.config_path}: {len(s.calendars)} calendars, {len(s.accounts)} accounts, time zone {s.timezone}",
     )
     opened: list[SecretStore] = []
-    yield from _secret_store(ctx, opened)
-    yield from _sign_ins(ctx, opened[0] if opened else None)
-    yield from _endpoints(ctx, timeout)
-    yield from _calendars(ctx, timeout)
-    yield _state(ctx)
-    yield from _clock(ctx, timeout, clock)
+    yield from _secret_store(app, opened)
+    yield from _sign_ins(app, opened[0] if opened else None)
+    yield from _endpoints(app, timeout)
+    yield from _calendars(app, timeout)
+    yield _state(app)
+    yield from _clock(app, timeout, clock)
 
 
-def _secret_store(ctx: Context, opened: list[SecretStore]) -> Iterator[Check]:
+def _secret_store(app: App, opened: list[SecretStore]) -> Iterator[Check]:
     from idealweek.providers.factory import needs_secrets
     from idealweek.secrets import choose_store
 
-    sc = ctx.settings.secrets
-    if not needs_secrets(ctx.settings) and sc.store == "auto":
+    sc = app.settings.secrets
+    if not needs_secrets(app.settings) and sc.store == "auto":
         yield Check("secret store", None, "not needed: no Google or Outlook calendars configured")
         return
     try:
-        store, why = choose_store(sc.store, ctx.state_dir(), sc.key_file, sc.credential)
+        store, why = choose_store(sc.store, app.state_dir(), sc.key_file, sc.credential)
         store.get("__doctor__")  # the file store decrypts here: a wrong key shows up now
     except IdealweekError as exc:
         yield Check("secret store", False, str(exc))
@@ -101,9 +101,9 @@ def _secret_store(ctx: Context, opened: list[SecretStore]) -> Iterator[Check]:
     yield Check("secret store", True, f"{store.description} — because {why}")
 
 
-def _sign_ins(ctx: Context, store: SecretStore | None) -> Iterator[Check]:
-    used = {c.account for c in ctx.settings.calendars.values() if c.account}
-    for name, acct in sorted(ctx.settings.accounts.items()):
+def _sign_ins(app: App, store: SecretStore | None) -> Iterator[Check]:
+    used = {c.account for c in app.settings.calendars.values() if c.account}
+    for name, acct in sorted(app.settings.accounts.items()):
         label = f"sign-in {name} ({acct.provider})"
         if name not in used:
             yield Check(label, None, "no calendar uses this account")
@@ -131,14 +131,14 @@ def _account_urls(acct: cfg.GoogleAccount | cfg.OutlookAccount) -> list[tuple[st
     return [("Graph", acct.graph_root), ("authority", acct.authority)]
 
 
-def _endpoints(ctx: Context, timeout: float) -> Iterator[Check]:
-    used = {c.account for c in ctx.settings.calendars.values() if c.account}
-    for name, acct in sorted(ctx.settings.accounts.items()):
+def _endpoints(app: App, timeout: float) -> Iterator[Check]:
+    used = {c.account for c in app.settings.calendars.values() if c.account}
+    for name, acct in sorted(app.settings.accounts.items()):
         if name not in used:
             continue
         cafile = None
         if isinstance(acct, cfg.OutlookAccount) and acct.ca_bundle:
-            cafile = str(cfg.resolve_path(ctx.config_path, acct.ca_bundle))
+            cafile = str(cfg.resolve_path(app.config_path, acct.ca_bundle))
         for what, url in _account_urls(acct):
             ok, detail = reachable(url, timeout, cafile)
             yield Check(f"reach {name} {what}", ok, detail)
@@ -166,13 +166,13 @@ def reachable(url: str, timeout: float = TIMEOUT, cafile: str | None = None) -> 
     return True, f"{host}:{port} TCP in {(time.perf_counter() - t0) * 1000:.0f} ms"
 
 
-def _calendars(ctx: Context, timeout: float) -> Iterator[Check]:
-    s = ctx.settings
+def _calendars(app: App, timeout: float) -> Iterator[Check]:
+    s = app.settings
     for name, cal in sorted(s.calendars.items()):
         label = f"calendar {name} ({cal.source})"
         writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
         if cal.source == "vdir":
-            path = cfg.resolve_path(ctx.config_path, cal.path)
+            path = cfg.resolve_path(app.config_path, cal.path)
             if not path.is_dir():
                 if writable and _creatable(path):
                     yield Check(label, True, f"{path} does not exist yet; it will be created")
@@ -186,7 +186,7 @@ def _calendars(ctx: Context, timeout: float) -> Iterator[Check]:
                 n = sum(1 for _ in path.glob("*.ics"))
                 yield Check(label, True, f"{path} {'read-write' if writable else 'readable'}, {n} files")
         elif cal.source == "ics" and cal.path:
-            path = cfg.resolve_path(ctx.config_path, cal.path)
+            path = cfg.resolve_path(app.config_path, cal.path)
             ok = path.is_file() and os.access(path, os.R_OK)
             yield Check(label, ok, f"{path} {'readable' if ok else 'missing or unreadable'}")
         elif cal.source == "ics":
@@ -218,10 +218,10 @@ def _fetch(url: str, timeout: float) -> tuple[bool, str]:
     return True, f"{shown}: HTTP {status}, iCalendar"
 
 
-def _state(ctx: Context) -> Check:
+def _state(app: App) -> Check:
     from idealweek.store import SCHEMA_VERSION
 
-    path = ctx.state_dir() / "state.sqlite3"
+    path = app.state_dir() / "state.sqlite3"
     if not path.exists():
         folder = path.parent
         ok = (folder.is_dir() and os.access(folder, os.W_OK)) or _creatable(folder)
@@ -248,20 +248,20 @@ def _state(ctx: Context) -> Check:
     return Check("state database", True, f"{path}: integrity ok, schema {version}")
 
 
-def _clock(ctx: Context, timeout: float, clock: Clock) -> Iterator[Check]:
+def _clock(app: App, timeout: float, clock: Clock) -> Iterator[Check]:
     from zoneinfo import ZoneInfo
 
     now = clock()
-    zone = ZoneInfo(ctx.settings.timezone)
+    zone = ZoneInfo(app.settings.timezone)
     system = cfg.system_zone()
     local = now.astimezone(zone)
-    note = "" if system == ctx.settings.timezone else f" (the system's zone is {system}; the config's wins)"
-    yield Check("time zone", True, f"{ctx.settings.timezone}, now {local:%Y-%m-%d %H:%M %Z}{note}")
+    note = "" if system == app.settings.timezone else f" (the system's zone is {system}; the config's wins)"
+    yield Check("time zone", True, f"{app.settings.timezone}, now {local:%Y-%m-%d %H:%M %Z}{note}")
     if now.year < 2024:
         yield Check("clock", False, f"the system clock says {now:%Y-%m-%d}: set the time (NTP)")
         return
-    urls = [url for acct in ctx.settings.accounts.values() for _, url in _account_urls(acct)]
-    urls += [c.url for c in ctx.settings.calendars.values() if c.url]
+    urls = [url for acct in app.settings.accounts.values() for _, url in _account_urls(acct)]
+    urls += [c.url for c in app.settings.calendars.values() if c.url]
     for url in urls:
         skew = _skew(url, timeout, now)
         if skew is None:

@@ -37,7 +37,7 @@ from idealweek.errors import (
     ProviderError,
     TransientError,
 )
-from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind
+from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind, debt_totals
 from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
@@ -78,20 +78,14 @@ class CycleReport:
 
     def summary(self) -> dict[str, object]:
         p = self.plan
-        open_min = overdue_min = 0
-        if p is not None:
-            for d in p.debts:
-                if d.status.value == "overdue":
-                    overdue_min += d.unplaced + d.scheduled
-                elif d.unplaced:
-                    open_min += d.unplaced
+        debts = debt_totals(p.debts if p else ())
         return {
             "calendars_read": self.calendars_read,
             "calendars_failed": len(self.failed),
             "events_seen": self.events_seen,
             "intrusions": len(p.intrusions) if p else 0,
-            "debt_open_min": open_min,
-            "debt_overdue_min": overdue_min,
+            "debt_open_min": debts.open,
+            "debt_overdue_min": debts.overdue,
             "makeups": len(p.makeups) if p else 0,
             "focus_blocks": len(p.focus) if p else 0,
             "operations": len(self.ops),

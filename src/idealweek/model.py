@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -336,6 +336,31 @@ class DebtState:
         if self.waived > 0:
             return DebtStatus.WAIVED
         return DebtStatus.PAID
+
+
+@dataclass(frozen=True)
+class DebtTotals:
+    """Minutes of debt by where they stand; a debt past its deadline counts as overdue, booked or not."""
+
+    open: int = 0
+    overdue: int = 0
+    scheduled: int = 0
+    waived: int = 0
+    paid: int = 0
+
+
+def debt_totals(debts: Iterable[DebtState]) -> DebtTotals:
+    """Sum the ledger: open (unplaced), overdue (unplaced or booked past the deadline), booked, waived, paid."""
+    open_min = overdue = scheduled = waived = paid = 0
+    for d in debts:
+        waived += d.waived
+        paid += d.paid
+        if d.status == DebtStatus.OVERDUE:
+            overdue += d.unplaced + d.scheduled
+        else:
+            open_min += d.unplaced
+            scheduled += d.scheduled
+    return DebtTotals(open_min, overdue, scheduled, waived, paid)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

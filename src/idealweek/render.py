@@ -4,7 +4,8 @@ This module holds what every form shares: the items to draw (:func:`week_items`)
 the week as days of real elapsed time (:func:`week_view`), the plain-text agenda
 and ledger.  The forms live beside it: ``render_grid`` (terminal grid, plain or
 rich), ``render_svg`` (self-contained SVG and HTML), ``review`` (statistics over
-weeks).  ``write_week_files`` and ``review_command`` are what the CLI calls.
+weeks), ``render_status`` (this week in figures).  ``print_week`` and
+``write_week_files`` are what the ``week`` and ``run --once`` commands call.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from idealweek.planner import Plan, WeekFigures, base_key
 from idealweek.week import iso_week_label, local_instant
 
 if TYPE_CHECKING:
-    import argparse
-
-    from idealweek.cli import Context
     from idealweek.engine import CycleReport, Engine
 
 
@@ -262,18 +260,16 @@ def totals_lines(view: WeekView) -> list[str]:
     ]
 
 
-# -- entry points for the CLI --------------------------------------------------------------
+# -- entry points for the commands ------------------------------------------------------------
 
 
-def view_for_args(ctx: Context, engine: Engine, report: CycleReport, args: argparse.Namespace) -> WeekView | None:
-    """The week the command line asks for (``--week``, ``--next``, ``--prev``; default this week)."""
+def view_for(engine: Engine, report: CycleReport, label: str = "", offset: int = 0) -> WeekView | None:
+    """The week a command asks for (an ISO week ``label`` and/or ``offset`` weeks from this one)."""
     from idealweek.week import resolve_week
 
     if report.plan is None:
         return None
-    zone = ctx.settings.zone
-    label = getattr(args, "week", None) or ""
-    offset = 1 if getattr(args, "next", False) else -1 if getattr(args, "prev", False) else 0
+    zone = engine.settings.zone
     start = resolve_week(report.at, zone, label, offset)
     events = engine.store.events()
     plan = plan_covering(engine, report.plan, events, start)
@@ -295,25 +291,55 @@ def plan_covering(engine: Engine, plan: Plan, events: Sequence[Event], start: da
     return make_plan(inp)
 
 
-def write_week_files(ctx: Context, engine: Engine, report: CycleReport, args: argparse.Namespace) -> None:
+def print_week(engine: Engine, report: CycleReport, label: str = "", offset: int = 0, ahead: bool = False) -> None:
+    """The week on standard output: the grid (in colour on a terminal), the agenda and the debt ledger.
+
+    ``ahead``: the seven days from today instead of an ISO week, as agenda and ledger only (after ``run --once``).
+    """
+    import sys
+
+    from idealweek.render_grid import render_grid_rich, render_grid_text
+    from idealweek.week import resolve_week
+
+    if report.plan is None:
+        return
+    zone = engine.settings.zone
+    events = engine.store.events()
+    plan = report.plan
+    if ahead:
+        local = report.at.astimezone(zone)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        start = resolve_week(report.at, zone, label, offset)
+        plan = plan_covering(engine, plan, events, start)
+        view = week_view(plan, events, start, zone)
+        if sys.stdout.isatty():
+            from rich.console import Console
+
+            Console().print(render_grid_rich(view))
+        else:
+            print(render_grid_text(view))
+        print()
+    print(render_week_text(plan, events, start, zone))
+    print()
+    print(render_ledger_text(plan, zone))
+    print()
+
+
+def write_week_files(
+    engine: Engine, report: CycleReport, *, html: str | None, svg: str | None, label: str = "", offset: int = 0
+) -> None:
     """``idealweek week --html FILE / --svg FILE``: write self-contained pictures of the week."""
     from pathlib import Path
 
     from idealweek.render_svg import week_html, week_svg
 
-    view = view_for_args(ctx, engine, report, args)
+    view = view_for(engine, report, label, offset)
     if view is None:
         return
-    if args.html:
-        Path(args.html).write_text(week_html(view), encoding="utf-8")
-        print(f"wrote {args.html}")
-    if args.svg:
-        Path(args.svg).write_text(week_svg(view, standalone=True), encoding="utf-8")
-        print(f"wrote {args.svg}")
-
-
-def review_command(ctx: Context) -> int:
-    """``idealweek review``: statistics over past weeks."""
-    from idealweek.review import command
-
-    return command(ctx)
+    if html:
+        Path(html).write_text(week_html(view), encoding="utf-8")
+        print(f"wrote {html}")
+    if svg:
+        Path(svg).write_text(week_svg(view, standalone=True), encoding="utf-8")
+        print(f"wrote {svg}")

@@ -10,7 +10,6 @@ with inline SVG charts).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
@@ -23,7 +22,6 @@ from idealweek.render import COLOUR, ItemKind
 from idealweek.week import iso_week_bounds, iso_week_label
 
 if TYPE_CHECKING:
-    from idealweek.cli import Context
     from idealweek.config import Settings
     from idealweek.store import Store
 
@@ -267,41 +265,3 @@ def render_html(rows: Sequence[ReviewRow], title: str = "idealweek review") -> s
         "<p><small>* this week so far. Figures as recorded while each week ran.</small></p>"
         "</body></html>\n"
     )
-
-
-# -- the command ---------------------------------------------------------------------
-
-
-def command(ctx: Context) -> int:
-    """``idealweek review [--weeks N] [--html FILE] [--json]``."""
-    from pathlib import Path
-
-    from idealweek.errors import IdealweekError
-    from idealweek.progress import progress
-
-    args = ctx.args
-    store = ctx.open_store()
-    try:
-        now: datetime
-        try:
-            engine = ctx.engine(store)
-            with progress("Reading calendars"):
-                report = engine.cycle(dry_run=True)
-            now = report.at
-        except IdealweekError as exc:
-            print(f"warning: could not refresh this week ({exc}); showing the recorded figures", file=sys.stderr)
-            from idealweek.engine import system_clock
-
-            now = system_clock()
-        rows = review_rows(store, now, ctx.settings, args.weeks)
-        if args.json:
-            print(render_json(rows))
-            return 0
-        if args.html:
-            Path(args.html).write_text(render_html(rows), encoding="utf-8")
-            print(f"wrote {args.html}")
-            return 0
-        print(render_table(rows))
-        return 0
-    finally:
-        store.close()

@@ -19,10 +19,11 @@ def main(argv: list[str]) -> int:
         return now
 
     from idealweek import cli
+    from idealweek.app import App
 
-    original = cli.Context.engine
+    original = App.engine
 
-    def engine(self: cli.Context, store: object) -> object:
+    def engine(self: App, store: object) -> object:
         made = original(self, store)  # type: ignore[arg-type]
         made.clock = clock
         for provider in made.providers.values():
@@ -30,7 +31,7 @@ def main(argv: list[str]) -> int:
                 provider.clock = clock
         return made
 
-    cli.Context.engine = engine  # type: ignore[assignment,method-assign]
+    App.engine = engine  # type: ignore[assignment,method-assign]
     return cli.main(argv[1:])
 
 

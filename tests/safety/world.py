@@ -276,13 +276,13 @@ class World:
         return [sys.executable, "-m", "tests.safety.frozen_cli", now.isoformat(), *args, "--config", str(self.config)]
 
     def run(self, *args: str, now: datetime = NOW, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
         return subprocess.run(
             self.command(*args, now=now), cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
         )
 
     def start(self, *args: str, now: datetime = NOW) -> subprocess.Popen[str]:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
         return subprocess.Popen(
             self.command(*args, now=now),
             cwd=REPO,
