@@ -148,24 +148,50 @@ class OwnedTag:
 
     @classmethod
     def decode(cls, text: str) -> OwnedTag:
-        """Parse a tag written by :meth:`encode`; raises ``ValueError`` when it is not one."""
+        """Parse a tag written by :meth:`encode`; raises ``ValueError`` (only) when it is not one.
+
+        Tags come from calendars anyone can edit, so nothing is trusted: wrong types, huge or
+        non-finite timestamps, deep nesting and the like all end up as ``ValueError``.
+        """
         try:
             doc = json.loads(text)
             if not isinstance(doc, dict) or doc.get("v") != 1:
                 raise ValueError("not an idealweek tag")
+            key, kind, category = doc["k"], doc["t"], doc.get("c", "")
+            if not isinstance(key, str) or not key or not isinstance(kind, str) or not isinstance(category, str):
+                raise ValueError("bad key, kind or category")
             pays_raw = doc.get("p", {})
-            if not isinstance(pays_raw, dict):
+            if not isinstance(pays_raw, dict) or not all(_is_int(v) for v in pays_raw.values()):
                 raise ValueError("bad pays")
+            start, end = _timestamp(doc["s"]), _timestamp(doc["e"])
+            if end < start:
+                raise ValueError("ends before it starts")
             return cls(
-                key=str(doc["k"]),
-                kind=Kind(doc["t"]),
-                planned_start=datetime.fromtimestamp(int(doc["s"]), UTC),
-                planned_end=datetime.fromtimestamp(int(doc["e"]), UTC),
-                category=str(doc.get("c", "")),
+                key=key,
+                kind=Kind(kind),
+                planned_start=start,
+                planned_end=end,
+                category=category,
                 pays={str(k): int(v) for k, v in pays_raw.items()},
             )
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"not an idealweek tag: {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(f"not an idealweek tag: {exc}") from None
+        except (KeyError, TypeError, OverflowError, OSError, RecursionError, MemoryError, UnicodeError) as exc:
+            raise ValueError(f"not an idealweek tag: {type(exc).__name__}: {exc}") from None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _timestamp(value: object) -> datetime:
+    """Epoch seconds as written by :meth:`OwnedTag.encode` (an int within datetime's range)."""
+    if not _is_int(value):
+        raise ValueError(f"timestamp is not an integer ({type(value).__name__})")
+    assert isinstance(value, int)
+    if not 0 <= value <= 32_503_680_000:  # 1970 .. 3000
+        raise ValueError("timestamp out of range")
+    return datetime.fromtimestamp(value, UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
+
 from idealweek.ids import stable_id
 from idealweek.model import TAG_PROPERTY, DesiredEvent, Event, OwnedTag, Response, Status
 
@@ -36,6 +38,8 @@ NEVER_BUSY_TYPES = frozenset({"workingLocation", "birthday"})
 ALWAYS_BUSY_TYPES = frozenset({"outOfOffice"})
 
 JsonDict = dict[str, Any]
+
+log = structlog.get_logger(__name__)
 
 
 def event_id(key: str) -> str:
@@ -77,7 +81,8 @@ def tag_from_properties(props: Mapping[str, Any]) -> OwnedTag | None:
     text = first + "".join(str(props.get(f"{TAG_PROPERTY}{i}", "")) for i in range(1, parts))
     try:
         return OwnedTag.decode(text)
-    except ValueError:
+    except ValueError as exc:
+        log.warning("google.bad_tag", problem=str(exc)[:200], action="event left alone")
         return None
 
 

@@ -15,8 +15,12 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
+
 from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event, OwnedTag, Response, Status
+
+log = structlog.get_logger(__name__)
 
 TAG_GUID = "{6f0b4c1e-7d2a-4b8e-9c35-1d2e6a7b8c90}"
 """Fixed property-set GUID of idealweek's extended properties (never change it)."""
@@ -114,7 +118,8 @@ def read_tag(doc: Mapping[str, Any]) -> OwnedTag | None:
         return None
     try:
         return OwnedTag.decode(text)
-    except ValueError:
+    except ValueError as exc:
+        log.warning("outlook.bad_tag", uid=str(doc.get("id", "")), problem=str(exc)[:200], action="event left alone")
         return None
 
 
