@@ -14,23 +14,61 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from idealweek import __version__
+
 if TYPE_CHECKING:
     from idealweek.app import App
     from idealweek.engine import CycleReport
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(default: object) -> argparse.ArgumentParser:
+    """The options every command takes, before or after the command's name."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="config file (default $IDEALWEEK_CONFIG, then XDG)")
-    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override log.level")
-    common.add_argument("--log-format", choices=["auto", "console", "json"], help="override log.format")
+    common.add_argument(
+        "--config", metavar="PATH", default=default, help="config file (default $IDEALWEEK_CONFIG, then XDG)"
+    )
+    common.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default=default, help="override log.level"
+    )
+    common.add_argument(
+        "--log-format", choices=["auto", "console", "json"], default=default, help="override log.format"
+    )
+    return common
+
+
+def _week_label(value: str) -> str:
+    """``--week``: an ISO week that exists (a usage error otherwise, exit 2)."""
+    from idealweek.week import week_monday
+
+    try:
+        week_monday(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value.strip().upper()
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _parser() -> argparse.ArgumentParser:
+    # Before the command the options default to None; after it they default to "not given" (SUPPRESS), so a
+    # subcommand never overwrites `idealweek --config X run` with its own empty default.
+    common = _common(argparse.SUPPRESS)
 
     p = argparse.ArgumentParser(
         prog="idealweek",
         description="Defend your ideal week: protect personal time on your calendars and book back "
         "what meetings take from it (the catch-up rule).",
-        parents=[common],
+        parents=[_common(None)],
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -47,14 +85,14 @@ def _parser() -> argparse.ArgumentParser:
 
     wk = sub.add_parser("week", parents=[common], help="a picture of the week (terminal, --html FILE, --svg FILE)")
     g = wk.add_mutually_exclusive_group()
-    g.add_argument("--week", metavar="YYYY-Www", help="which ISO week (default: this week)")
+    g.add_argument("--week", metavar="YYYY-Www", type=_week_label, help="which ISO week (default: this week)")
     g.add_argument("--next", action="store_true", help="next week")
     g.add_argument("--prev", action="store_true", help="previous week")
     wk.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
     wk.add_argument("--svg", metavar="FILE", help="write a self-contained SVG picture")
 
     rv = sub.add_parser("review", parents=[common], help="statistics over past weeks (table and chart)")
-    rv.add_argument("--weeks", type=int, default=8, metavar="N", help="how many weeks (default 8)")
+    rv.add_argument("--weeks", type=_positive, default=8, metavar="N", help="how many weeks (default 8)")
     rv.add_argument("--html", metavar="FILE", help="write an HTML page with charts")
     rv.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -275,20 +313,29 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
 }
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "config":
+        return cmd_config(args)
+    if args.command == "secrets":
+        return cmd_secrets(args)
+    from idealweek.app import App
+
+    app = App.load(args.config, args.log_level, args.log_format)
+    return COMMANDS[args.command](app, args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) and usage errors (2): a code, also for callers in-process
+        return exc.code if isinstance(exc.code, int) else 2
     from idealweek.errors import ConfigError, IdealweekError
 
     try:
-        if args.command == "config":
-            return cmd_config(args)
-        if args.command == "secrets":
-            return cmd_secrets(args)
-        from idealweek.app import App
-
-        app = App.load(args.config, args.log_level, args.log_format)
-        return COMMANDS[args.command](app, args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at interpreter exit
+        return code
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
@@ -298,6 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("idealweek: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `idealweek week | head`: the reader has what it wanted; end quietly, as the Unix tools do.
+        _silence_stdout()
+        return 0
     except Exception as exc:  # noqa: BLE001 - last resort: one clear line, no traceback
         import logging
         import traceback
@@ -309,6 +360,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

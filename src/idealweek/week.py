@@ -11,6 +11,7 @@ the local wall clock of the configured zone and then converted to UTC:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -95,14 +96,21 @@ def iso_week_label(t: datetime, zone: ZoneInfo) -> str:
     return f"{y}-W{w:02d}"
 
 
+def week_monday(label: str) -> date:
+    """The Monday of ISO week ``YYYY-Www``; raises ``ValueError`` saying what is wrong."""
+    m = re.fullmatch(r"\s*(\d{4})-?W(\d{1,2})\s*", label.upper())
+    if m is None:
+        raise ValueError(f"invalid week {label!r}: write it like 2026-W48")
+    year, week = int(m.group(1)), int(m.group(2))
+    weeks = date(year, 12, 28).isocalendar()[1]  # 28 December is always in the year's last ISO week
+    if not 1 <= week <= weeks:
+        raise ValueError(f"week {week} does not exist in {year} (it has weeks 1 to {weeks})")
+    return date.fromisocalendar(year, week, 1)
+
+
 def week_start_from_label(label: str, zone: ZoneInfo) -> datetime:
     """UTC start of ISO week ``YYYY-Www``; raises ``ValueError`` when malformed."""
-    try:
-        year_s, week_s = label.upper().split("-W")
-        monday = date.fromisocalendar(int(year_s), int(week_s), 1)
-    except ValueError:
-        raise ValueError(f"invalid week {label!r}: write it like 2026-W48") from None
-    return local_instant(monday, time(0), zone)
+    return local_instant(week_monday(label), time(0), zone)
 
 
 def resolve_week(at: datetime, zone: ZoneInfo, label: str = "", offset_weeks: int = 0) -> datetime:

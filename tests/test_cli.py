@@ -1,0 +1,122 @@
+"""The real ``idealweek`` command as a new user meets it (issue 14): run as ``python -m idealweek.cli``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "demo"
+
+
+def idealweek(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the command from this checkout's sources; never the user's real config."""
+    full = {**os.environ, **(env or {})}
+    full["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), full.get("PYTHONPATH", "")])
+    full.setdefault("IDEALWEEK_CONFIG", str((cwd or REPO) / "no-such-config.toml"))
+    return subprocess.run(
+        [sys.executable, "-m", "idealweek.cli", *args],
+        env=full,
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def demo_copy(where: Path) -> Path:
+    """The demo config and calendars copied to ``where``; returns the config path."""
+    shutil.copytree(DEMO / "calendars", where / "calendars")
+    shutil.copy(DEMO / "config.toml", where / "config.toml")
+    return where / "config.toml"
+
+
+def owned_files(config: Path) -> list[str]:
+    return sorted(p.name for p in (config.parent / "calendars").rglob("iw*.ics"))
+
+
+def test_options_before_the_command_choose_the_config(tmp_path: Path) -> None:
+    """`idealweek --config X run --once` acts on X, not on the default config (options work before the command)."""
+    chosen = demo_copy(tmp_path / "chosen")
+    default = demo_copy(tmp_path / "default")
+    env = {"IDEALWEEK_CONFIG": str(default)}
+    done = idealweek("--config", str(chosen), "--log-level", "error", "run", "--once", "--quiet", env=env)
+    assert done.returncode == 0, done.stderr
+    assert owned_files(chosen), "the chosen config's calendars were not written"
+    assert owned_files(default) == [], "the default config was acted on"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_option_before_or_after_the_command(tmp_path: Path, where: str) -> None:
+    """`--config` names the file whether it comes before or after `config check`."""
+    config = demo_copy(tmp_path)
+    opts = ["--config", str(config)]
+    args = [*opts, "config", "check"] if where == "before" else ["config", "check", *opts]
+    done = idealweek(*args)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{config}: ok")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_log_options_before_or_after_the_command(tmp_path: Path, where: str) -> None:
+    """`--log-format json` and `--log-level` are honoured before the command as after it."""
+    config = demo_copy(tmp_path)
+    for level, logged in (("info", True), ("error", False)):
+        opts = ["--log-format", "json", "--log-level", level, "--config", str(config)]
+        cmd = ["run", "--once", "--quiet"]
+        done = idealweek(*(opts + cmd if where == "before" else cmd + opts))
+        assert done.returncode == 0, done.stderr
+        lines = (done.stdout + done.stderr).splitlines()
+        assert any(line.startswith("{") and '"event": "cycle"' in line for line in lines) == logged, lines
+
+
+def test_week_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`idealweek week | head`: the reader closes the pipe; the command exits 0 without a message."""
+    config = demo_copy(tmp_path)
+    full = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "idealweek.cli", "week", "--config", str(config), "--log-level", "error"],
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `head` after its lines: nothing more is read
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""
+
+
+def test_version() -> None:
+    """`idealweek --version` prints the version and exits 0."""
+    from idealweek import __version__
+
+    done = idealweek("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"idealweek {__version__}"
+
+
+def test_a_week_that_does_not_exist_is_a_usage_error() -> None:
+    """`week --week 2026-W60` exits 2 saying week 60 does not exist in 2026; a malformed label likewise."""
+    done = idealweek("week", "--week", "2026-W60")
+    assert done.returncode == 2
+    assert "week 60 does not exist in 2026" in done.stderr
+    done = idealweek("week", "--week", "2026-13")
+    assert done.returncode == 2
+    assert "write it like 2026-W48" in done.stderr
+
+
+@pytest.mark.parametrize("n", ["0", "-3", "x"])
+def test_review_needs_at_least_one_week(n: str) -> None:
+    """`review --weeks 0`, `-3` or a non-number is refused as a usage error (exit 2)."""
+    done = idealweek("review", f"--weeks={n}")
+    assert done.returncode == 2
+    assert "--weeks" in done.stderr
