@@ -8,6 +8,7 @@ settings; ``load`` reads TOML and renders every problem with its key path;
 from idealweek.config.load import json_schema, load, loads
 from idealweek.config.model import (
     Account,
+    CalDavAccount,
     CalendarConfig,
     CatchUp,
     Category,
@@ -40,6 +41,7 @@ from idealweek.config.types import (
 __all__ = [
     "WEEKDAYS",
     "Account",
+    "CalDavAccount",
     "CalendarConfig",
     "CatchUp",
     "Category",

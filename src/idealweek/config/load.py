@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from idealweek.config.model import Account, GoogleAccount, OutlookAccount, Settings
+from idealweek.config.model import Account, CalDavAccount, GoogleAccount, OutlookAccount, Settings
 from idealweek.errors import ConfigError
 
 
@@ -62,7 +62,7 @@ def _problems(exc: ValidationError) -> list[str]:
         if typ == "missing":
             msg = "required key is missing"
         elif typ == "union_tag_invalid" or typ == "union_tag_not_found":
-            msg = 'provider must be "google" or "outlook"'
+            msg = 'provider must be "google", "outlook" or "caldav"'
         if "\n" in msg:
             out.extend(part if not loc else f"{loc}.{part}" for part in msg.split("\n"))
             continue
@@ -78,7 +78,7 @@ def _loc(parts: Sequence[int | str]) -> str:
     for p in parts:
         if isinstance(p, int):
             s += f"[{p}]"
-        elif p in ("google", "outlook") and s.startswith("accounts."):
+        elif p in ("google", "outlook", "caldav") and s.startswith("accounts."):
             continue  # discriminator branch name, not a key
         else:
             s += ("." if s else "") + str(p)
@@ -95,9 +95,9 @@ def _fields_at(loc: Sequence[int | str]) -> list[str]:
         if isinstance(p, int):
             i += 1
             continue
-        if model in (GoogleAccount, OutlookAccount, Account):
-            model = GoogleAccount if p == "google" else OutlookAccount if p == "outlook" else model
-            if p in ("google", "outlook"):
+        if model in (GoogleAccount, OutlookAccount, CalDavAccount, Account):
+            model = {"google": GoogleAccount, "outlook": OutlookAccount, "caldav": CalDavAccount}.get(str(p), model)
+            if p in ("google", "outlook", "caldav"):
                 i += 1
                 continue
         fields = getattr(model, "model_fields", {})
@@ -110,8 +110,10 @@ def _fields_at(loc: Sequence[int | str]) -> list[str]:
         else:
             return []
         i += 1
-    if model is Account or model in (GoogleAccount, OutlookAccount):
-        return sorted(set(GoogleAccount.model_fields) | set(OutlookAccount.model_fields))
+    if model is Account or model in (GoogleAccount, OutlookAccount, CalDavAccount):
+        return sorted(
+            set(GoogleAccount.model_fields) | set(OutlookAccount.model_fields) | set(CalDavAccount.model_fields)
+        )
     return sorted(getattr(model, "model_fields", {}))
 
 

@@ -134,11 +134,47 @@ class OutlookAccount(_Model):
     test CA); relative to the config file.  Empty: the usual trust store.  TLS is never switched off."""
 
 
-Account = Annotated[GoogleAccount | OutlookAccount, Field(discriminator="provider")]
+LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, ``::1`` and 127.0.0.0/8: the only hosts plain http:// may reach."""
+    host = host.strip("[]").lower()
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+class CalDavAccount(_Model):
+    provider: Literal["caldav"]
+    url: str
+    """The server's DAV root, e.g. ``https://caldav.icloud.com/`` or ``https://caldav.fastmail.com/dav/``."""
+    username: str = ""
+    features: str = ""
+    """The caldav library's compatibility profile (``icloud``, ``nextcloud``, ``zimbra``, …); empty: none."""
+    ca_bundle: str = ""
+    """PEM file of extra CA certificates to trust (a home server's own CA), relative to the config file.
+    Empty: the usual trust store.  TLS is never switched off."""
+
+    @model_validator(mode="after")
+    def _check(self) -> CalDavAccount:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"url: {self.url!r} is not an http(s) URL")
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ValueError(
+                f"url: plain http:// is allowed only for loopback hosts, not {parts.hostname!r}; use https://"
+            )
+        if parts.username or parts.password:
+            raise ValueError("url: put the user name in username and the password in the secret store, not in the URL")
+        return self
+
+
+Account = Annotated[GoogleAccount | OutlookAccount | CalDavAccount, Field(discriminator="provider")]
 
 
 class CalendarConfig(_Model):
-    source: Literal["vdir", "ics", "google", "outlook"]
+    source: Literal["vdir", "ics", "google", "outlook", "caldav"]
     roles: tuple[Role, ...]
     account: str = ""
     id: str = ""
@@ -165,8 +201,10 @@ class CalendarConfig(_Model):
                 raise ValueError(
                     f"an ics calendar is read-only and cannot have roles {sorted(r.value for r in written)}"
                 )
-        if self.source in ("google", "outlook") and not self.account:
+        if self.source in ("google", "outlook", "caldav") and not self.account:
             raise ValueError(f"a {self.source} calendar needs account")
+        if self.source == "caldav" and not self.id:
+            raise ValueError("a caldav calendar needs id: its URL path (e.g. /jane/family/) or its display name")
         if Role.PERSONAL in self.roles and self.policy == Policy.CATCH_UP and not self.category:
             raise ValueError("a personal calendar with policy catch-up needs category")
         return self

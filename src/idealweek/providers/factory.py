@@ -48,4 +48,4 @@ def make_provider(settings: Settings, config_path: Path, name: str, secrets: Sec
 
 def needs_secrets(settings: Settings) -> bool:
     """True when some calendar lives on an online service."""
-    return any(c.source in ("google", "outlook") for c in settings.calendars.values())
+    return any(c.source in ("google", "outlook", "caldav") for c in settings.calendars.values())
