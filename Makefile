@@ -12,8 +12,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# caldav -> niquests -> urllib3-future, whose wheel overwrites the real urllib3 (used by requests) at every
+# interpreter start; built from source with URLLIB3_NO_OVERRIDE=1 it stays beside it as urllib3_future.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/python -m pip install --quiet --no-binary urllib3-future -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)

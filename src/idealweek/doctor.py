@@ -122,7 +122,9 @@ def _sign_ins(app: App, store: SecretStore | None) -> Iterator[Check]:
             yield Check(label, True, "token present in the secret store (validity is checked on the next cycle)")
 
 
-def _account_urls(acct: cfg.GoogleAccount | cfg.OutlookAccount) -> list[tuple[str, str]]:
+def _account_urls(acct: cfg.GoogleAccount | cfg.OutlookAccount | cfg.CalDavAccount) -> list[tuple[str, str]]:
+    if isinstance(acct, cfg.CalDavAccount):
+        return [("CalDAV server", acct.url)]
     if isinstance(acct, cfg.GoogleAccount):
         return [
             ("Calendar API", acct.api_root or GOOGLE_API_ROOT),
@@ -137,7 +139,7 @@ def _endpoints(app: App, timeout: float) -> Iterator[Check]:
         if name not in used:
             continue
         cafile = None
-        if isinstance(acct, cfg.OutlookAccount) and acct.ca_bundle:
+        if isinstance(acct, cfg.OutlookAccount | cfg.CalDavAccount) and acct.ca_bundle:
             cafile = str(cfg.resolve_path(app.config_path, acct.ca_bundle))
         for what, url in _account_urls(acct):
             ok, detail = reachable(url, timeout, cafile)

@@ -43,6 +43,10 @@ def make_provider(settings: Settings, config_path: Path, name: str, secrets: Sec
         from idealweek.providers import outlook
 
         return outlook.make_provider(settings, config_path, name, secrets)
+    if cal.source == "caldav":
+        from idealweek.providers import caldav
+
+        return caldav.make_provider(settings, config_path, name, secrets)
     raise UserError(f"calendars.{name}.source: unknown source {cal.source!r}")
 
 

@@ -1,0 +1,200 @@
+"""The HTTP side of CalDAV: a ``caldav.DAVClient`` that counts, retries and speaks idealweek's errors.
+
+* Every HTTP exchange is counted (a response hook on the session), so the
+  401 round trip of an auth negotiation counts too.
+* TLS is always verified: against ``ca_bundle`` when one is configured (an
+  explicit path wins over ``REQUESTS_CA_BUNDLE``), else the system store.
+  Plain ``http://`` is refused unless the host is loopback (the config checks
+  it; the client checks again).
+* Dropped connections, timeouts, 5xx and 429/503 are retried a few times with
+  exponential backoff (``Retry-After`` honoured, capped); what is left becomes
+  :class:`~idealweek.errors.TransientError`.  401 → :class:`AuthError` that
+  says how to renew the password.  Every request is safe to repeat: reads are
+  idempotent, creates carry ``If-None-Match: *``, updates and deletes
+  ``If-Match``.
+* The library's own loggers are held at WARNING: its debug output would
+  include request headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+
+from idealweek.config.model import is_loopback
+from idealweek.errors import AuthError, ProviderError, TransientError
+from idealweek.providers.base import RequestCounter
+
+log = structlog.get_logger(__name__)
+
+WRITE_METHODS = frozenset({"PUT", "DELETE", "POST", "PROPPATCH", "MKCALENDAR", "MKCOL"})
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+MAX_RETRY_AFTER = 60.0
+DEFAULT_TIMEOUT = 30
+
+for _name in ("caldav", "niquests", "urllib3_future"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how long to retry a failed exchange."""
+
+    attempts: int = 3
+    base: float = 0.5
+    cap: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(MAX_RETRY_AFTER, max(0.0, retry_after))
+        return float(min(self.cap, self.base * 2**attempt) * (0.5 + self.jitter() / 2))
+
+
+@dataclass
+class ClientOptions:
+    url: str
+    username: str
+    password: str
+    features: str = ""
+    ca_bundle: str = ""
+    """Path of a PEM bundle, or empty for the system store."""
+    timeout: float = DEFAULT_TIMEOUT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    account: str = ""
+
+
+def check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
+        return
+    raise ProviderError(f"{where}: {url!r} must be https:// (plain http:// only for loopback hosts)")
+
+
+def feature_profile(name: str, where: str) -> Any:
+    """The caldav library's compatibility profile ``name`` (``None`` for no name); a clear error when unknown."""
+    if not name:
+        return None
+    from caldav import compatibility_hints
+
+    profile = getattr(compatibility_hints, name, None)
+    if not isinstance(profile, dict) or name.startswith("_"):
+        known = sorted(
+            k
+            for k, v in vars(compatibility_hints).items()
+            if isinstance(v, dict) and not k.startswith("_") and k.islower() and any("." in key for key in v)
+        )
+        raise ProviderError(
+            f"{where}.features: the caldav library has no profile {name!r}; known profiles: {', '.join(known)}"
+        )
+    return name
+
+
+class DavSession:
+    """One authenticated connection to a CalDAV server (one account)."""
+
+    def __init__(self, options: ClientOptions, counter: RequestCounter | None = None) -> None:
+        from caldav.davclient import DAVClient
+
+        where = f"accounts.{options.account}" if options.account else "caldav"
+        check_url(options.url, f"{where}.url")
+        self.options = options
+        self.counter = counter if counter is not None else RequestCounter()
+        self.retry = options.retry
+        verify: bool | str = options.ca_bundle or True
+        self.client: Any = DAVClient(
+            url=options.url,
+            username=options.username or None,
+            password=options.password or None,
+            auth_type="basic" if options.username else None,
+            timeout=int(options.timeout),
+            ssl_verify_cert=verify,
+            features=feature_profile(options.features, where),
+            enable_rfc6764=False,
+        )
+        self.client.session.hooks.setdefault("response", []).append(self._count)
+
+    def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        method = str(getattr(getattr(response, "request", None), "method", "") or "GET").upper()
+        self.counter.count(method, write=method in WRITE_METHODS)
+        return response
+
+    # -- requests ---------------------------------------------------------------------
+    def call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run one library call (one or more exchanges), retrying transient failures; errors translated."""
+        from caldav.lib import error as daverror
+
+        last: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            retry_after: float | None = None
+            try:
+                return fn()
+            except daverror.RateLimitError as exc:
+                last, retry_after = exc, exc.retry_after_seconds
+            except daverror.AuthorizationError as exc:
+                if exc.status == 401:
+                    raise AuthError(self.auth_message()) from None
+                raise
+            except daverror.DAVError as exc:
+                if exc.status not in RETRY_STATUSES:
+                    raise
+                last = exc
+            except (OSError, _niquests_errors()) as exc:
+                last = exc
+            if attempt + 1 < self.retry.attempts:
+                delay = self.retry.delay(attempt, retry_after)
+                log.info("caldav.retry", what=what, attempt=attempt + 1, delay=round(delay, 2), error=_short(last))
+                self.retry.sleep(delay)
+        raise TransientError(f"{what}: {_short(last)}", retry_after=None) from None
+
+    def request(
+        self, what: str, url: str, method: str, body: str = "", headers: Mapping[str, str] | None = None
+    ) -> Any:
+        """One raw request (GET/PUT/DELETE) with retries; returns the library's ``DAVResponse`` (any status)."""
+
+        def send() -> Any:
+            response = self.client.request(url, method, body, dict(headers or {}))
+            if response.status in RETRY_STATUSES:
+                from caldav.lib import error as daverror
+
+                raise daverror.DAVError(url=url, reason=f"HTTP {response.status}", status=response.status)
+            return response
+
+        return self.call(what, send)
+
+    def auth_message(self) -> str:
+        account = self.options.account or "ACCOUNT"
+        return (
+            f"the CalDAV server refused the user name or password of account {account!r}; "
+            f"store the right one with `idealweek auth caldav {account}` "
+            "(iCloud needs an app-specific password)"
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _niquests_errors() -> type[Exception]:
+    import niquests
+
+    return niquests.exceptions.RequestException
+
+
+def _short(exc: BaseException | None) -> str:
+    if exc is None:
+        return "failed"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+__all__ = ["ClientOptions", "DavSession", "RetryPolicy", "check_url", "feature_profile"]

@@ -1,0 +1,238 @@
+"""CalDAV resources ⇄ idealweek's model (pure functions, no I/O).
+
+Identity: an event's ``uid`` is the name of its resource in the collection
+(the last path segment, unquoted: ``abc.ics``), and each occurrence of a
+recurring event is ``<name>@<RECURRENCE-ID>`` with ``series = <name>``.  So a
+removal reported by ``sync-collection`` (an href, nothing else) names what to
+drop without any stored map, in a fresh process too.
+
+Reading shares the local-ICS parser (repairs, time zones, recurrence
+expansion over the window); the user's own answer to an invitation comes from
+the ``ATTENDEE`` whose address is the account's.
+
+Writing: owned events live at ``<stable_id(key)>.ics`` with that UID and the
+tag in an ``X-IDEALWEEK`` property; no attendees, no organizer (no mail).
+A tag counts only on the event whose UID is the tag key's id (a copy the
+user made in their calendar app is theirs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from idealweek.ids import stable_id
+from idealweek.model import DesiredEvent, Event, Response
+from idealweek.providers.ics import TAG_ICS_PROPERTY, Window, parse_ics
+
+PRODID = "-//idealweek//idealweek CalDAV//EN"
+SUFFIX = ".ics"
+
+_PARTSTAT = {
+    "ACCEPTED": Response.ACCEPTED,
+    "DECLINED": Response.DECLINED,
+    "TENTATIVE": Response.TENTATIVE,
+    "NEEDS-ACTION": Response.NEEDS_ACTION,
+    "DELEGATED": Response.DECLINED,
+}
+
+
+def owned_uid(key: str) -> str:
+    """The iCalendar UID (and resource name without ``.ics``) of the owned event with ``key``."""
+    return stable_id(key)
+
+
+def owned_name(key: str) -> str:
+    return owned_uid(key) + SUFFIX
+
+
+def resource_name(href: str) -> str:
+    """The member name of an href or URL: its last path segment, unquoted."""
+    path = urlsplit(str(href)).path
+    return unquote(path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def is_collection_href(href: str, collection_path: str) -> bool:
+    """True for the collection itself (iCloud lists it among sync changes) or any sub-collection."""
+    path = unquote(urlsplit(str(href)).path)
+    return path.endswith("/") or path.rstrip("/") == unquote(collection_path).rstrip("/")
+
+
+def _own_responses(data: str, addresses: frozenset[str]) -> dict[str, Response]:
+    """RECURRENCE-ID text ("" for the master) → the user's PARTSTAT, for events the user was invited to."""
+    if not addresses or "ATTENDEE" not in data.upper():
+        return {}
+    import icalendar
+
+    try:
+        cal = icalendar.Calendar.from_ical(data)
+    except Exception:  # noqa: BLE001 - the shared parser reports unreadable data
+        return {}
+    out: dict[str, Response] = {}
+    for comp in cal.walk("VEVENT"):
+        attendees = comp.get("ATTENDEE")
+        if attendees is None:
+            continue
+        if not isinstance(attendees, list):
+            attendees = [attendees]
+        rid_prop = comp.get("RECURRENCE-ID")
+        rid = ""
+        if rid_prop is not None:
+            value = rid_prop.dt
+            rid = (
+                value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+                if isinstance(value, datetime) and value.tzinfo is not None
+                else value.strftime("%Y%m%dT%H%M%S" if isinstance(value, datetime) else "%Y%m%d")
+            )
+        organizer = str(comp.get("ORGANIZER", "")).lower().removeprefix("mailto:")
+        if organizer in addresses:
+            out[rid] = Response.ORGANIZER
+            continue
+        for att in attendees:
+            if str(att).lower().removeprefix("mailto:") in addresses:
+                out[rid] = _PARTSTAT.get(str(att.params.get("PARTSTAT", "NEEDS-ACTION")).upper(), Response.NEEDS_ACTION)
+    return out
+
+
+def events_of_resource(
+    name: str,
+    data: str,
+    etag: str,
+    *,
+    calendar: str,
+    zone: ZoneInfo,
+    window: Window,
+    source: str,
+    addresses: frozenset[str] = frozenset(),
+) -> list[Event]:
+    """The occurrences of one calendar object resource that touch ``window``, named after the resource.
+
+    Raises :class:`~idealweek.errors.ProviderError` when ``data`` is not iCalendar.
+    """
+    parsed = parse_ics(
+        data.encode("utf-8"),
+        source=source,
+        calendar=calendar,
+        zone=zone,
+        window=window,
+        etag=etag,
+        default_uid=name.removesuffix(SUFFIX),
+    )
+    responses = _own_responses(data, addresses)
+    out: list[Event] = []
+    for ev in parsed:
+        ical_uid = ev.series or ev.uid
+        rest = ev.uid[len(ical_uid) :] if ev.uid.startswith(ical_uid) else f"@{ev.start:%Y%m%dT%H%M%SZ}"
+        tag = ev.tag
+        if tag is not None and ical_uid != owned_uid(tag.key):
+            tag = None  # a copy of an owned event is the user's
+        response = ev.response
+        if responses:
+            response = responses.get(ev.recurrence_id, responses.get("", ev.response))
+        out.append(
+            dataclasses.replace(
+                ev,
+                uid=name + rest,
+                series=name if rest else "",
+                tag=tag,
+                etag=etag,
+                response=response,
+            )
+        )
+    return out
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _text_value(text: str) -> Any:
+    """``text`` as an escaped TEXT value: servers built on vobject (Radicale) cut unescaped X- values at commas."""
+    import icalendar
+
+    return icalendar.vText(text)
+
+
+def _set_times(comp: Any, desired: DesiredEvent, now: datetime) -> None:
+    for key in ("DTSTART", "DTEND", "DURATION", "CLASS", "TRANSP", TAG_ICS_PROPERTY, "DTSTAMP", "LAST-MODIFIED"):
+        comp.pop(key, None)
+    comp.add("DTSTART", desired.start.astimezone(UTC))
+    comp.add("DTEND", desired.end.astimezone(UTC))
+    comp.add("CLASS", "PRIVATE" if desired.private else "PUBLIC")
+    comp.add("TRANSP", "OPAQUE" if desired.busy else "TRANSPARENT")
+    comp.add("DTSTAMP", now)
+    comp.add("LAST-MODIFIED", now)
+    comp.add(TAG_ICS_PROPERTY, _text_value(desired.tag.encode()))
+
+
+def render_new(desired: DesiredEvent, now: datetime) -> str:
+    """The iCalendar text of a new owned event: stable UID, the tag, no attendees."""
+    import icalendar
+
+    now = now.astimezone(UTC).replace(microsecond=0)
+    cal = icalendar.Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    comp = icalendar.Event()
+    comp.add("UID", owned_uid(desired.key))
+    comp.add("SUMMARY", desired.title)
+    if desired.description:
+        comp.add("DESCRIPTION", desired.description)
+    comp.add("CREATED", now)
+    comp.add("SEQUENCE", 0)
+    _set_times(comp, desired, now)
+    cal.add_component(comp)
+    return bytes(cal.to_ical()).decode("utf-8")
+
+
+class NotOurs(ValueError):
+    """The stored resource is not one owned event carrying idealweek's tag."""
+
+
+def render_update(data: str, desired: DesiredEvent, now: datetime) -> str:
+    """``data`` (an owned event as stored) with new times, busy, privacy and tag; the user's title and text kept."""
+    import icalendar
+
+    from idealweek.providers.ics import decode_tag
+
+    try:
+        cal = icalendar.Calendar.from_ical(data)
+    except Exception as exc:  # noqa: BLE001 - unreadable: not ours to rewrite
+        raise NotOurs(f"unreadable: {exc}") from None
+    vevents = list(cal.walk("VEVENT"))
+    if len(vevents) != 1:
+        raise NotOurs(f"holds {len(vevents)} events; idealweek writes one")
+    comp = vevents[0]
+    raw = comp.get(TAG_ICS_PROPERTY)
+    if raw is None or decode_tag(str(raw)) is None or str(comp.get("UID", "")) != owned_uid(desired.key):
+        raise NotOurs("carries no idealweek tag")
+    if comp.get("ATTENDEE") is not None:
+        raise NotOurs("has attendees now; it is the user's")
+    now = now.astimezone(UTC).replace(microsecond=0)
+    _set_times(comp, desired, now)
+    seq = comp.get("SEQUENCE")
+    comp.pop("SEQUENCE", None)
+    try:
+        comp.add("SEQUENCE", int(str(seq)) + 1 if seq is not None else 1)
+    except ValueError:
+        comp.add("SEQUENCE", 1)
+    return bytes(cal.to_ical()).decode("utf-8")
+
+
+def matches(event: Event, desired: DesiredEvent) -> bool:
+    """True when ``event`` already is what ``desired`` asks an update to make of it."""
+    return (
+        event.tag == desired.tag
+        and event.start == desired.start
+        and event.end == desired.end
+        and event.busy == desired.busy
+        and event.private == desired.private
+    )
+
+
+def addresses_of(values: Iterable[str]) -> frozenset[str]:
+    """Lower-case addresses without ``mailto:`` (the user's own, to find their ATTENDEE line)."""
+    return frozenset(v.strip().lower().removeprefix("mailto:") for v in values if v and "@" in v)

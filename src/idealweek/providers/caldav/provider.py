@@ -1,0 +1,442 @@
+"""The CalDAV provider: incremental reads by ``sync-collection``, conditional writes.
+
+Reading (one calendar collection):
+
+* **incremental** — RFC 6578 ``sync-collection`` with the stored token
+  (``Calendar.get_objects_by_sync_token``, no fallback): one REPORT when
+  nothing changed; changed members are then fetched with one
+  ``calendar-multiget`` per 200 hrefs.  Removed members come back as hrefs and
+  are reported by resource name (see :mod:`.mapping`).  A changed member is
+  also reported as removed when it does not map to exactly one event of its
+  own name, so occurrences a recurring series lost disappear too.
+* **full** — the same REPORT without a token (every member and a fresh token),
+  then multigets.  Done with no token, once a day (occurrences of recurring
+  events move into the window as time passes; hourly when the profile calls
+  the server's tokens fragile), and whenever the server refuses the token: a
+  403/412 ``valid-sync-token`` (Radicale, Xandikos), Nextcloud's old ``418``,
+  or any other failed REPORT.
+* **no sync-collection** (the profile says so, or the token-less REPORT
+  fails): the library's fallback — a full ``calendar-query`` with an ETag
+  digest as the token; an unchanged digest is an empty change set.
+* The collection's own href (iCloud lists it) and sub-collections are ignored.
+
+Writing: ``PUT`` with ``If-None-Match: *`` to create ``<stable_id>.ics``
+(``412`` → :class:`AlreadyExists`: a CalDAV server forgets deleted names, so
+``deleted`` is never claimed); updates ``GET`` the stored object, refuse it
+unless it is ours, change only times/busy/privacy/tag and ``PUT`` with
+``If-Match``; ``DELETE`` with ``If-Match``; deleting what is gone is fine.
+A ``412`` on update/delete → :class:`PreconditionFailed` (decided again next
+cycle) unless the object already is what we wanted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
+from idealweek.model import DesiredEvent, Event
+from idealweek.providers.base import ChangeSet
+from idealweek.providers.caldav.client import DavSession
+from idealweek.providers.caldav.mapping import (
+    NotOurs,
+    events_of_resource,
+    is_collection_href,
+    matches,
+    owned_name,
+    render_new,
+    render_update,
+    resource_name,
+)
+from idealweek.providers.ics import Window, default_window, system_clock
+
+log = structlog.get_logger(__name__)
+
+TOKEN_PREFIX = "caldav1:"
+MULTIGET_CHUNK = 200
+FULL_EVERY = timedelta(days=1)
+FULL_EVERY_FRAGILE = timedelta(hours=1)
+ICS_TYPE = "text/calendar; charset=utf-8"
+FALLBACK = "fake-"
+"""The library's prefix for its ETag-digest token (servers without sync-collection)."""
+
+
+def encode_token(sync: str, full_at: datetime) -> str:
+    doc = {"v": 1, "s": sync, "f": int(full_at.timestamp())}
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(text: str | None) -> tuple[str, int] | None:
+    """(server sync token, time of the last full read); ``None`` for a missing or foreign token."""
+    if not text or not text.startswith(TOKEN_PREFIX):
+        return None
+    body = text[len(TOKEN_PREFIX) :]
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if doc.get("v") != 1 or not isinstance(doc.get("s"), str):
+            return None
+        return str(doc["s"]), int(doc["f"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+class CalDavProvider:
+    """One calendar collection on a CalDAV server."""
+
+    def __init__(
+        self,
+        name: str,
+        session: DavSession,
+        calendar_id: str,
+        *,
+        writable: bool = True,
+        zone: ZoneInfo | None = None,
+        window: Window | None = None,
+        clock: Callable[[], datetime] = system_clock,
+        addresses: frozenset[str] = frozenset(),
+    ) -> None:
+        self.name = name
+        self.session = session
+        self.calendar_id = calendar_id
+        self.writable = writable
+        self.zone = zone or ZoneInfo("UTC")
+        self.window = window
+        self.clock = clock
+        self.addresses = addresses
+        self.requests = session.counter
+        self._calendar: Any = None
+        self._log = log.bind(calendar=name)
+
+    # -- the collection ------------------------------------------------------------------
+    @property
+    def calendar(self) -> Any:
+        if self._calendar is None:
+            self._calendar = self._resolve()
+        return self._calendar
+
+    def _resolve(self) -> Any:
+        """The collection named by ``calendar_id``: a URL path (no request) or a display name (discovery)."""
+        client = self.session.client
+        cid = self.calendar_id.strip()
+        if cid.startswith(("/", "http://", "https://")):
+            url = client.url.join(cid)
+            if not str(url).endswith("/"):
+                url = client.url.join(str(url) + "/")  # Fastmail (and others): collections end with a slash
+            if urlsplit(str(url)).netloc != urlsplit(str(client.url)).netloc:
+                raise ProviderError(f"{self.name}: calendar {cid!r} is not on the account's server {client.url}")
+            return client.calendar(url=str(url))
+        for cal in list_collections(self.session):
+            if cal[1].casefold() == cid.casefold():
+                return client.calendar(url=cal[0])
+        names = ", ".join(sorted(c[1] for c in list_collections(self.session))) or "none"
+        raise ProviderError(
+            f"{self.name}: no calendar named {cid!r} on {client.url}; calendars: {names} "
+            "(`idealweek calendars ACCOUNT` lists their ids)"
+        )
+
+    def _url_of(self, name: str) -> str:
+        return str(self.calendar.url.join(quote(name, safe="@:+")))
+
+    def _window(self) -> Window:
+        return self.window if self.window is not None else default_window(self.clock())
+
+    def _fragile(self) -> bool:
+        support = self.session.client.features.is_supported("sync-token", return_type=dict)
+        return bool(support) and support.get("support") == "fragile"
+
+    def _no_sync(self) -> bool:
+        support = self.session.client.features.is_supported("sync-token", return_type=dict)
+        return bool(support) and support.get("support") == "unsupported"
+
+    # -- reading ---------------------------------------------------------------------------
+    def read_changes(self, token: str | None) -> ChangeSet:
+        from caldav.lib import error as daverror
+
+        now = self.clock()
+        state = decode_token(token)
+        if state is not None:
+            sync, full_at = state
+            every = FULL_EVERY_FRAGILE if self._fragile() else FULL_EVERY
+            due = now.timestamp() - full_at >= every.total_seconds()
+            if sync.startswith(FALLBACK):
+                return self._fallback(None, now, int(now.timestamp())) if due else self._fallback(sync, now, full_at)
+            if not due:
+                try:
+                    return self._sync(sync, now, full_at)
+                except daverror.DAVError as exc:
+                    self._log.info("caldav sync token refused, reading the calendar fully", error=_short(exc))
+            else:
+                self._log.debug("caldav daily full read")
+        if self._no_sync():
+            return self._fallback(None, now, int(now.timestamp()))
+        try:
+            return self._sync(None, now, int(now.timestamp()))
+        except daverror.DAVError as exc:
+            self._log.info("caldav sync-collection unavailable, using full listings", error=_short(exc))
+            return self._fallback(None, now, int(now.timestamp()))
+
+    def _sync(self, sync: str | None, now: datetime, full_at: int) -> ChangeSet:
+        """One sync-collection read (incremental with ``sync``, else full)."""
+        cal = self.calendar
+        result = self.session.call(
+            "sync-collection",
+            lambda: cal.get_objects_by_sync_token(sync, load_objects=False, disable_fallback=True),
+        )
+        new_token = result.sync_token
+        if not new_token or not isinstance(new_token, str):
+            raise ProviderError(f"{self.name}: the server answered sync-collection without a sync token")
+        collection = urlsplit(str(cal.url)).path
+        deleted = {str(u) for u in getattr(result, "deleted_urls", ()) or ()}
+        changed: dict[str, str] = {}
+        removed: set[str] = set()
+        for obj in result:
+            href = str(obj.url)
+            if is_collection_href(href, collection):
+                continue
+            if href in deleted or str(obj.url.canonical()) in deleted:
+                removed.add(resource_name(href))
+            else:
+                changed[resource_name(href)] = href
+        upserts, fetched = self._fetch(changed.values())
+        for name in changed:
+            got = fetched.get(name)
+            if got is None:
+                removed.add(name)  # gone between the REPORT and the multiget
+            elif sync is not None and [e.uid for e in got] != [name]:
+                removed.add(name)  # a series that changed: its old occurrences go, the new ones come back
+        token = encode_token(new_token, datetime.fromtimestamp(full_at, now.tzinfo))
+        if sync is None:
+            return ChangeSet(full=True, upserts=upserts, token=token)
+        return ChangeSet(full=False, upserts=upserts, removed=sorted(removed), token=token)
+
+    def _fetch(self, hrefs: Iterable[str]) -> tuple[list[Event], dict[str, list[Event]]]:
+        """Data and ETags of members by ``calendar-multiget``: (events, resource name → its events)."""
+        cal = self.calendar
+        todo = list(hrefs)
+        events: list[Event] = []
+        by_name: dict[str, list[Event]] = {}
+        for i in range(0, len(todo), MULTIGET_CHUNK):
+            chunk = [cal.url.join(h) for h in todo[i : i + MULTIGET_CHUNK]]
+
+            def multiget(chunk: list[Any] = chunk) -> Any:
+                return cal.multiget(chunk)
+
+            objects = self.session.call("calendar-multiget", multiget)
+            for obj in objects:
+                name = resource_name(str(obj.url))
+                evs = self._parse(name, obj)
+                by_name[name] = evs
+                events += evs
+        return events, by_name
+
+    def _parse(self, name: str, obj: Any) -> list[Event]:
+        from caldav.elements import dav
+
+        data = obj.data
+        if not data:
+            return []
+        etag = str((getattr(obj, "props", None) or {}).get(dav.GetEtag.tag, ""))
+        try:
+            return events_of_resource(
+                name,
+                str(data),
+                etag,
+                calendar=self.name,
+                zone=self.zone,
+                window=self._window(),
+                source=f"{self.name}:{name}",
+                addresses=self.addresses,
+            )
+        except ProviderError as exc:
+            self._log.warning("caldav.object_skipped", resource=name, reason=str(exc))
+            return []
+
+    def _fallback(self, sync: str | None, now: datetime, full_at: int) -> ChangeSet:
+        """The library's full listing with an ETag-digest token (servers without sync-collection)."""
+        cal = self.calendar
+        result = self.session.call(
+            "calendar-query",
+            lambda: cal.get_objects_by_sync_token(sync or FALLBACK, load_objects=True),
+        )
+        token = encode_token(str(result.sync_token), datetime.fromtimestamp(full_at, now.tzinfo))
+        objects = list(result)
+        if sync is not None and not objects:
+            return ChangeSet(full=False, token=token)
+        collection = urlsplit(str(cal.url)).path
+        upserts: list[Event] = []
+        for obj in objects:
+            href = str(obj.url)
+            if not is_collection_href(href, collection):
+                upserts += self._parse(resource_name(href), obj)
+        return ChangeSet(full=True, upserts=upserts, token=token)
+
+    def list_owned(self) -> list[Event]:
+        events = self.read_changes(None).upserts
+        return sorted((e for e in events if e.tag is not None), key=lambda e: e.uid)
+
+    def get(self, name: str) -> Event | None:
+        """The owned event stored as ``name`` now (``None`` when gone), with its ETag."""
+        got = self._get(name)
+        if got is None:
+            return None
+        data, etag = got
+        evs = events_of_resource(
+            name,
+            data,
+            etag,
+            calendar=self.name,
+            zone=self.zone,
+            window=(datetime.min.replace(tzinfo=self.zone), datetime.max.replace(tzinfo=self.zone)),
+            source=f"{self.name}:{name}",
+            addresses=self.addresses,
+        )
+        return evs[0] if len(evs) == 1 else None
+
+    def _get(self, name: str) -> tuple[str, str] | None:
+        response = self.session.request("GET", self._url_of(name), "GET", headers={"Accept": "text/calendar"})
+        if response.status in (404, 410):
+            return None
+        if response.status >= 300:
+            raise ProviderError(f"{self.name}: GET {name} answered {response.status}")
+        return _body(response), str(response.headers.get("ETag", ""))
+
+    # -- writing ----------------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if not self.writable:
+            raise NotOwned(f"{self.name}: calendar is read-only for idealweek (no blocks/focus/mirror role)")
+
+    def _check_owned(self, existing: Event) -> None:
+        if existing.tag is None:
+            raise NotOwned(f"{self.name}: event {existing.uid} is not idealweek's; it is never modified")
+
+    def create(self, desired: DesiredEvent) -> Event:
+        self._check_writable()
+        name = owned_name(desired.key)
+        body = render_new(desired, self.clock())
+        response = self.session.request(
+            "PUT (create)",
+            self._url_of(name),
+            "PUT",
+            body,
+            {"If-None-Match": "*", "Content-Type": ICS_TYPE},
+        )
+        if response.status == 412:
+            raise AlreadyExists(f"{self.name}: event {name} exists already", deleted=False)
+        if response.status >= 300:
+            raise ProviderError(f"{self.name}: creating {name} failed: HTTP {response.status}")
+        etag = str(response.headers.get("ETag", ""))
+        if not etag:
+            current = self.get(name)
+            if current is not None:
+                return current
+        self._log.debug("caldav event created", resource=name, title=desired.title)
+        return self._event_from(name, body, etag, desired)
+
+    def _event_from(self, name: str, data: str, etag: str, desired: DesiredEvent) -> Event:
+        margin = timedelta(days=2)
+        evs = events_of_resource(
+            name,
+            data,
+            etag,
+            calendar=self.name,
+            zone=self.zone,
+            window=(desired.start - margin, desired.end + margin),
+            source=f"{self.name}:{name}",
+        )
+        if len(evs) != 1:
+            raise ProviderError(f"{self.name}: wrote {name} but cannot read it back")
+        return evs[0]
+
+    def update(self, existing: Event, desired: DesiredEvent) -> Event:
+        self._check_writable()
+        self._check_owned(existing)
+        name = existing.series or existing.uid
+        got = self._get(name)
+        if got is None:
+            raise NotFound(f"{self.name}: event {name} is gone")
+        data, etag = got
+        if existing.etag and etag and etag != existing.etag:
+            raise PreconditionFailed(f"{self.name}: event {name} changed since it was read")
+        try:
+            body = render_update(data, desired, self.clock())
+        except NotOurs as exc:
+            raise NotOwned(f"{self.name}: {name} {exc}; not touching it") from None
+        headers = {"Content-Type": ICS_TYPE}
+        if etag:
+            headers["If-Match"] = etag
+        response = self.session.request("PUT (update)", self._url_of(name), "PUT", body, headers)
+        if response.status == 412:
+            current = self.get(name)
+            if current is not None and matches(current, desired):
+                return current  # our own earlier try went through (its answer was lost)
+            raise PreconditionFailed(f"{self.name}: event {name} changed since it was read")
+        if response.status in (404, 410):
+            raise NotFound(f"{self.name}: event {name} is gone")
+        if response.status >= 300:
+            raise ProviderError(f"{self.name}: updating {name} failed: HTTP {response.status}")
+        new_etag = str(response.headers.get("ETag", ""))
+        if not new_etag:
+            current = self.get(name)
+            if current is not None:
+                return current
+        return self._event_from(name, body, new_etag, desired)
+
+    def delete(self, existing: Event) -> None:
+        self._check_writable()
+        self._check_owned(existing)
+        name = existing.series or existing.uid
+        etag = existing.etag
+        if not etag:
+            got = self._get(name)
+            if got is None:
+                return
+            etag = got[1]
+        headers = {"If-Match": etag} if etag else {}
+        response = self.session.request("DELETE", self._url_of(name), "DELETE", headers=headers)
+        if response.status in (404, 410) or response.status < 300:
+            return
+        if response.status == 412:
+            if self._get(name) is None:
+                return  # deleted meanwhile: what we wanted
+            raise PreconditionFailed(f"{self.name}: event {name} changed since it was read")
+        raise ProviderError(f"{self.name}: deleting {name} failed: HTTP {response.status}")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def list_collections(session: DavSession) -> list[tuple[str, str]]:
+    """(URL, display name) of every calendar collection of the signed-in user."""
+    client = session.client
+
+    def calendars() -> list[Any]:
+        return list(client.principal().calendars())
+
+    out: list[tuple[str, str]] = []
+    for cal in session.call("calendar list", calendars):
+        name = session.call("calendar name", cal.get_display_name) or resource_name(str(cal.url))
+        out.append((str(cal.url), str(name)))
+    return out
+
+
+def _body(response: Any) -> str:
+    raw = getattr(response, "_raw", b"")
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="replace")
+    return str(raw or "")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+__all__ = ["CalDavProvider", "decode_token", "encode_token", "list_collections"]
