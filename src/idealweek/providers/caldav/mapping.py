@@ -25,11 +25,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
+from idealweek.errors import NotOwned
 from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event, Response
-from idealweek.providers.ics import TAG_ICS_PROPERTY, Window, parse_ics
+from idealweek.providers.ics import Window, expand_events, read_calendars
+from idealweek.providers.ics import write as ics_write
 
-PRODID = "-//idealweek//idealweek CalDAV//EN"
 SUFFIX = ".ics"
 
 _PARTSTAT = {
@@ -62,18 +63,12 @@ def is_collection_href(href: str, collection_path: str) -> bool:
     return path.endswith("/") or path.rstrip("/") == unquote(collection_path).rstrip("/")
 
 
-def _own_responses(data: str, addresses: frozenset[str]) -> dict[str, Response]:
+def _own_responses(cals: list[Any], addresses: frozenset[str]) -> dict[str, Response]:
     """RECURRENCE-ID text ("" for the master) → the user's PARTSTAT, for events the user was invited to."""
-    if not addresses or "ATTENDEE" not in data.upper():
-        return {}
-    import icalendar
-
-    try:
-        cal = icalendar.Calendar.from_ical(data)
-    except Exception:  # noqa: BLE001 - the shared parser reports unreadable data
-        return {}
     out: dict[str, Response] = {}
-    for comp in cal.walk("VEVENT"):
+    if not addresses:
+        return out
+    for comp in (c for cal in cals for c in cal.walk("VEVENT")):
         attendees = comp.get("ATTENDEE")
         if attendees is None:
             continue
@@ -113,8 +108,10 @@ def events_of_resource(
 
     Raises :class:`~idealweek.errors.ProviderError` when ``data`` is not iCalendar.
     """
-    parsed = parse_ics(
-        data.encode("utf-8"),
+    cals = read_calendars(data.encode("utf-8"), source)
+    responses = _own_responses(cals, addresses) if "ATTENDEE" in data.upper() else {}
+    parsed = expand_events(
+        cals,
         source=source,
         calendar=calendar,
         zone=zone,
@@ -122,7 +119,6 @@ def events_of_resource(
         etag=etag,
         default_uid=name.removesuffix(SUFFIX),
     )
-    responses = _own_responses(data, addresses)
     out: list[Event] = []
     for ev in parsed:
         ical_uid = ev.series or ev.uid
@@ -149,76 +145,24 @@ def events_of_resource(
 # -- writing ---------------------------------------------------------------------------
 
 
-def _text_value(text: str) -> Any:
-    """``text`` as an escaped TEXT value: servers built on vobject (Radicale) cut unescaped X- values at commas."""
-    import icalendar
-
-    return icalendar.vText(text)
-
-
-def _set_times(comp: Any, desired: DesiredEvent, now: datetime) -> None:
-    for key in ("DTSTART", "DTEND", "DURATION", "CLASS", "TRANSP", TAG_ICS_PROPERTY, "DTSTAMP", "LAST-MODIFIED"):
-        comp.pop(key, None)
-    comp.add("DTSTART", desired.start.astimezone(UTC))
-    comp.add("DTEND", desired.end.astimezone(UTC))
-    comp.add("CLASS", "PRIVATE" if desired.private else "PUBLIC")
-    comp.add("TRANSP", "OPAQUE" if desired.busy else "TRANSPARENT")
-    comp.add("DTSTAMP", now)
-    comp.add("LAST-MODIFIED", now)
-    comp.add(TAG_ICS_PROPERTY, _text_value(desired.tag.encode()))
-
-
 def render_new(desired: DesiredEvent, now: datetime) -> str:
-    """The iCalendar text of a new owned event: stable UID, the tag, no attendees."""
-    import icalendar
-
+    """The iCalendar text of a new owned event: stable UID, the tag, no attendees (shared ICS writer)."""
     now = now.astimezone(UTC).replace(microsecond=0)
-    cal = icalendar.Calendar()
-    cal.add("PRODID", PRODID)
-    cal.add("VERSION", "2.0")
-    comp = icalendar.Event()
-    comp.add("UID", owned_uid(desired.key))
-    comp.add("SUMMARY", desired.title)
-    if desired.description:
-        comp.add("DESCRIPTION", desired.description)
-    comp.add("CREATED", now)
-    comp.add("SEQUENCE", 0)
-    _set_times(comp, desired, now)
-    cal.add_component(comp)
-    return bytes(cal.to_ical()).decode("utf-8")
+    return ics_write.render_new(owned_uid(desired.key), desired, now).decode("utf-8")
 
 
-class NotOurs(ValueError):
-    """The stored resource is not one owned event carrying idealweek's tag."""
+def render_update(data: str, desired: DesiredEvent, now: datetime, *, calendar: str, resource: str) -> str:
+    """``data`` (an owned event as stored) with new times, busy, privacy and tag; the user's title and text kept.
 
-
-def render_update(data: str, desired: DesiredEvent, now: datetime) -> str:
-    """``data`` (an owned event as stored) with new times, busy, privacy and tag; the user's title and text kept."""
-    import icalendar
-
-    from idealweek.providers.ics import decode_tag
-
-    try:
-        cal = icalendar.Calendar.from_ical(data)
-    except Exception as exc:  # noqa: BLE001 - unreadable: not ours to rewrite
-        raise NotOurs(f"unreadable: {exc}") from None
-    vevents = list(cal.walk("VEVENT"))
-    if len(vevents) != 1:
-        raise NotOurs(f"holds {len(vevents)} events; idealweek writes one")
-    comp = vevents[0]
-    raw = comp.get(TAG_ICS_PROPERTY)
-    if raw is None or decode_tag(str(raw)) is None or str(comp.get("UID", "")) != owned_uid(desired.key):
-        raise NotOurs("carries no idealweek tag")
+    :class:`~idealweek.errors.NotOwned` unless it is one VEVENT with our tag, the key's UID and no attendees.
+    """
+    cal, comp = ics_write.owned_vevent(data.encode("utf-8"), calendar, resource, resource)
+    if str(comp.get("UID", "")) != owned_uid(desired.key):
+        raise NotOwned(f"{calendar}: {resource} has another UID than idealweek gave it; not touching it")
     if comp.get("ATTENDEE") is not None:
-        raise NotOurs("has attendees now; it is the user's")
-    now = now.astimezone(UTC).replace(microsecond=0)
-    _set_times(comp, desired, now)
-    seq = comp.get("SEQUENCE")
-    comp.pop("SEQUENCE", None)
-    try:
-        comp.add("SEQUENCE", int(str(seq)) + 1 if seq is not None else 1)
-    except ValueError:
-        comp.add("SEQUENCE", 1)
+        raise NotOwned(f"{calendar}: {resource} has attendees now; it is the user's")
+    ics_write.set_times(comp, desired, now.astimezone(UTC).replace(microsecond=0))
+    ics_write.bump_sequence(comp)
     return bytes(cal.to_ical()).decode("utf-8")
 
 

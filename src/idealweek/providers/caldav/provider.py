@@ -46,7 +46,6 @@ from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet
 from idealweek.providers.caldav.client import DavSession
 from idealweek.providers.caldav.mapping import (
-    NotOurs,
     events_of_resource,
     is_collection_href,
     matches,
@@ -365,10 +364,7 @@ class CalDavProvider:
         data, etag = got
         if existing.etag and etag and etag != existing.etag:
             raise PreconditionFailed(f"{self.name}: event {name} changed since it was read")
-        try:
-            body = render_update(data, desired, self.clock())
-        except NotOurs as exc:
-            raise NotOwned(f"{self.name}: {name} {exc}; not touching it") from None
+        body = render_update(data, desired, self.clock(), calendar=self.name, resource=name)
         headers = {"Content-Type": ICS_TYPE}
         if etag:
             headers["If-Match"] = etag

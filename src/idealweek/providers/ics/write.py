@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from icalendar import vText
+
 from idealweek.errors import NotOwned
 from idealweek.model import DesiredEvent
 from idealweek.providers.ics.convert import TAG_ICS_PROPERTY, decode_tag
@@ -28,7 +30,8 @@ def set_times(comp: Any, desired: DesiredEvent, now: datetime) -> None:
     comp.add("TRANSP", "OPAQUE" if desired.busy else "TRANSPARENT")
     comp.add("DTSTAMP", now)
     comp.add("LAST-MODIFIED", now)
-    comp.add(TAG_ICS_PROPERTY, desired.tag.encode())
+    # An escaped TEXT value: servers built on vobject (Radicale) cut an unescaped X- value at its first comma.
+    comp.add(TAG_ICS_PROPERTY, vText(desired.tag.encode()))
 
 
 def bump_sequence(comp: Any) -> None:
