@@ -42,6 +42,21 @@ BAD_CASES = [
         "protect[0].policy",
     ),
     ('[catch_up]\ngranularity = "30s"', "granularity must be whole minutes"),
+    (
+        '[[protect]]\ndays = "mon"\nstart = "19:00"\nend = "17:00"\ncategory = "family"',
+        "protect[0]: end 17:00 is before start 19:00: a window that runs past midnight must say so",
+    ),
+    (
+        '[[protect]]\ndays = "mon"\nstart = "19:00"\nend = "21:00"\novernight = true\ncategory = "family"',
+        "protect[0]: overnight: end 21:00 is not before start 19:00",
+    ),
+    (
+        '[categories.walk]\nwindows = [{ days = "mon", start = "22:00", end = "01:00" }]',
+        "categories.walk.windows[0]: end 01:00 is before start 22:00",
+    ),
+    ('[categories.walk]\nmin_block = "0m"', "categories.walk: min_block must be positive"),
+    ('[categories.walk]\nprefer = "soonest"', "categories.walk.prefer"),
+    ('[categories.walk]\nmax_per_day = "20m"', "categories.walk.max_per_day: 20m is shorter than min_block 30m"),
     ('[focus]\nchunk = "1h"\nmin_chunk = "2h"', "min_chunk must not be longer than chunk"),
     ('[calendars.x]\nsource = "ics"\npath = "a.ics"\nroles = ["blocks"]', "read-only and cannot have roles"),
     ('[calendars.x]\nsource = "vdir"\nroles = ["blocks"]', "a vdir calendar needs path"),

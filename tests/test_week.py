@@ -84,11 +84,15 @@ def test_chatham_quarter_hour_offset_and_gap() -> None:
 
 
 def test_overnight_window_runs_into_next_day() -> None:
-    """An end before the start means the block runs past midnight."""
+    """An end written "+06:00" means the block runs past midnight into the next day."""
     zone = ZoneInfo("Europe/Berlin")
     start, end = utc_range(zone, date(2026, 6, 1), 1)
-    blocks = expand_rules([rule("22:00", "06:00", days="mon")], start, end, zone)
+    blocks = expand_rules([rule("22:00", "+06:00", days="mon")], start, end, zone)
     assert blocks and blocks[0].end - blocks[0].start == timedelta(hours=8)
+    flagged = ProtectRule.model_validate(
+        {"days": "mon", "start": "22:00", "end": "06:00", "overnight": True, "category": "family"}
+    )
+    assert expand_rules([flagged], start, end, zone) == blocks
 
 
 @settings(max_examples=80, deadline=None)

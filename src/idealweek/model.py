@@ -347,9 +347,17 @@ class DebtState:
     debt: Debt
     paid: int
     scheduled: int
+    """Minutes of the debt that live make-up blocks pay (their ``pays``)."""
     waived: int
     unplaced: int
     overdue: bool
+    booked: int = 0
+    """Actual minutes of the live make-up blocks paying it (``scheduled`` plus any ``surplus``)."""
+    surplus: int = 0
+    """Booked beyond what is owed, and why (``surplus_reason``)."""
+    surplus_reason: str = ""
+    """``min_block`` (rounded up to the shortest block), ``frozen`` (inside the freeze window, cannot
+    shrink) or ``moved`` (the user moved or resized the block)."""
 
     @property
     def status(self) -> DebtStatus:

@@ -6,7 +6,7 @@ the local wall clock of the configured zone and then converted to UTC:
 * a start or end that falls into a DST gap (it does not exist that day) is
   moved forward by the gap, as a wall clock would be set;
 * a time that occurs twice (DST fold) is taken at its first occurrence;
-* an end at or before the start runs past midnight into the next day.
+* an ``overnight`` window (``end = "+07:00"``) ends on the next day.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def window_occurrences(
     while day <= last:
         if day.weekday() in window.days:
             s = local_instant(day, window.start, zone)
-            end_day = day if (window.end > window.start or window.end == time.max) else day + timedelta(days=1)
+            end_day = day + timedelta(days=1) if window.overnight else day
             e = local_instant(end_day, window.end, zone)
             if e > s and s < end and e > start:
                 yield day, Interval(s, e)

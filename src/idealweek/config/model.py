@@ -7,9 +7,9 @@ from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from idealweek.config.types import Clock, Days, Duration, Zone, system_zone
+from idealweek.config.types import Clock, Days, Duration, Zone, format_duration, system_zone
 from idealweek.model import Policy, Role
 
 
@@ -17,26 +17,97 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+EndClock = Annotated[
+    Clock,
+    WithJsonSchema({"type": "string", "pattern": r"^\+?\d{1,2}:\d{2}$", "examples": ["18:00", "+07:00"]}),
+]
+"""A window's end: ``"+07:00"`` is 07:00 on the next day."""
+
+
 class Window(_Model):
-    """Weekdays plus a local start and end time; ``end`` before ``start`` runs past midnight."""
+    """Weekdays plus a local start and end time.
+
+    A window that runs past midnight says so: ``end = "+07:00"`` (or ``overnight = true``); an ``end``
+    before ``start`` without it is a config error, so a typo cannot make a 22-hour block.
+    """
 
     days: Days
     start: Clock
-    end: Clock
+    end: EndClock
+    overnight: bool = False
+    """The window ends on the next day at ``end`` (written ``end = "+07:00"``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _next_day_end(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("end"), str) and data["end"].strip().startswith("+"):
+            if data.get("overnight") is False:
+                raise ValueError(f'end {data["end"]!r} says overnight but overnight = false')
+            return {**data, "end": data["end"].strip()[1:], "overnight": True}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Window:
-        if self.start == self.end:
+        start, end = _hhmm(self.start), _hhmm(self.end)
+        if self.overnight:
+            if self.end == time.max or self.end > self.start:
+                raise ValueError(
+                    f"overnight: end {end} is not before start {start}; an overnight window ends the next day "
+                    "before it started"
+                )
+        elif self.start == self.end:
             raise ValueError("start and end are equal: the window would be empty")
+        elif self.end < self.start and self.end == time(0):
+            raise ValueError(f'end 00:00 is before start {start}: write end = "24:00" for midnight')
+        elif self.end < self.start:
+            raise ValueError(
+                f"end {end} is before start {start}: a window that runs past midnight must say so, "
+                f'write end = "+{end}" (or overnight = true)'
+            )
         return self
 
 
+def _hhmm(t: time) -> str:
+    return "24:00" if t == time.max else t.strftime("%H:%M")
+
+
 class Category(_Model):
-    """A kind of personal time (family, health, …) and where its make-up blocks may go."""
+    """A kind of personal time (family, health, …) and where its make-up blocks may go.
+
+    ``within``, ``min_block``, ``prefer`` and ``max_per_day`` override ``[catch_up]`` for this category.
+    """
 
     title: str = ""
     windows: tuple[Window, ...] = ()
     """Allowed make-up windows; without any, debt of this category cannot be placed and is reported."""
+    within: Duration | None = None
+    min_block: Duration | None = None
+    prefer: Literal["earliest", "latest"] | None = None
+    max_per_day: Duration | None = None
+    """No more than this much make-up of the category on one local day."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Category:
+        _check_catch_up(self.within, self.min_block, self.max_per_day)
+        return self
+
+
+class CatchUpRule(_Model):
+    """The catch-up rule in force for one category (its own settings, else ``[catch_up]``)."""
+
+    within: Duration
+    min_block: Duration
+    prefer: Literal["earliest", "latest"]
+    max_per_day: Duration | None
+
+
+def _check_catch_up(within: timedelta | None, min_block: timedelta | None, max_per_day: timedelta | None) -> None:
+    if min_block is not None and min_block <= timedelta(0):
+        raise ValueError("min_block must be positive")
+    if within is not None and within <= timedelta(0):
+        raise ValueError("within must be positive")
+    if max_per_day is not None and not timedelta(0) < max_per_day <= timedelta(days=1):
+        raise ValueError("max_per_day must be between 1m and 1d")
 
 
 class ProtectRule(Window):
@@ -61,6 +132,8 @@ class CatchUp(_Model):
     granularity: Duration = timedelta(minutes=15)
     freeze: Duration = timedelta(hours=2)
     prefer: Literal["earliest", "latest"] = "earliest"
+    max_per_day: Duration | None = None
+    """No more than this much make-up of one category on one local day (default: no limit)."""
     count_tentative: bool = True
     count_all_day: bool = False
     title_prefix: str = "Make-up: "
@@ -70,10 +143,7 @@ class CatchUp(_Model):
         g = self.granularity.total_seconds()
         if g < 60 or g > 86400 or (g % 60):
             raise ValueError("granularity must be whole minutes between 1m and 1d")
-        if self.min_block <= timedelta(0):
-            raise ValueError("min_block must be positive")
-        if self.within <= timedelta(0):
-            raise ValueError("within must be positive")
+        _check_catch_up(self.within, self.min_block, self.max_per_day)
         return self
 
 
@@ -246,6 +316,13 @@ class Settings(_Model):
             problems.append("horizon: must be between 1d and 366d")
         if self.sync_interval < timedelta(seconds=1):
             problems.append("sync_interval: must be at least 1s")
+        for name in self.categories:
+            cu = self.catch_up_for(name)
+            if cu.max_per_day is not None and cu.max_per_day < cu.min_block:
+                problems.append(
+                    f"categories.{name}.max_per_day: {format_duration(cu.max_per_day)} is shorter than "
+                    f"min_block {format_duration(cu.min_block)}: no make-up block could ever be placed"
+                )
         for i, rule in enumerate(self.protect):
             if rule.category not in self.categories:
                 problems.append(_unknown(f"protect[{i}].category", rule.category, self.categories, "category"))
@@ -280,6 +357,24 @@ class Settings(_Model):
 
     def calendars_with(self, role: Role) -> list[str]:
         return sorted(name for name, cal in self.calendars.items() if role in cal.roles)
+
+    def catch_up_for(self, category: str) -> CatchUpRule:
+        """The catch-up rule of ``category``: its own settings, else ``[catch_up]``."""
+        cu = self.catch_up
+        cat = self.categories.get(category)
+        if cat is None:
+            return CatchUpRule(within=cu.within, min_block=cu.min_block, prefer=cu.prefer, max_per_day=cu.max_per_day)
+        return CatchUpRule(
+            within=cat.within or cu.within,
+            min_block=cat.min_block or cu.min_block,
+            prefer=cat.prefer or cu.prefer,
+            max_per_day=cat.max_per_day or cu.max_per_day,
+        )
+
+    @property
+    def longest_within(self) -> timedelta:
+        """The longest ``within`` of any category: how far back a debt can still be paid."""
+        return max([self.catch_up.within, *(c.within for c in self.categories.values() if c.within)])
 
     def category_title(self, category: str) -> str:
         cat = self.categories.get(category)

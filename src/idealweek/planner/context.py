@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from idealweek.config import Settings
+from idealweek.config import CatchUpRule, Settings
 from idealweek.model import Debt, Event, Interval, Role
 from idealweek.planner.keys import is_moved_by_user
 from idealweek.week import iso_week_bounds
@@ -46,12 +46,16 @@ class Ctx:
         # Look back far enough for every debt that can still be paid, and always over the whole
         # previous week, so that week's figures are complete while it is "last week".
         prev_week_start, _ = iso_week_bounds(inp.now - timedelta(days=7), self.zone)
-        self.lookback = min(inp.now - cu.within - timedelta(days=1), prev_week_start)
-        self.latest = cu.prefer == "latest"
+        self.lookback = min(inp.now - self.s.longest_within - timedelta(days=1), prev_week_start)
         self.blocks_cal = (self.s.calendars_with(Role.BLOCKS) or [""])[0]
         self.focus_cal = (self.s.calendars_with(Role.FOCUS) or [""])[0]
         self.mirror_cals = self.s.calendars_with(Role.MIRROR)
         self.notes: list[str] = []
+        self.rules = {name: self.s.catch_up_for(name) for name in self.s.categories}
+
+    def rule(self, category: str) -> CatchUpRule:
+        """The catch-up rule of ``category`` (its own settings, else ``[catch_up]``)."""
+        return self.rules.get(category) or self.s.catch_up_for(category)
 
     def pinned(self, ev: Event) -> bool:
         """An owned event that must stay where it is: frozen (starts soon or started) or moved by the user."""

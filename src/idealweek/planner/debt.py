@@ -40,11 +40,11 @@ def debts(intrusions: Sequence[Intrusion], ctx: Ctx) -> list[Debt]:
     more than ``within`` ago, e.g. before the first run) is history: it counts in the week's
     figures but creates no debt.  Debts seen while they could still be paid are in the ledger.
     """
-    within = ctx.s.catch_up.within
     out: dict[str, Debt] = {}
     for it in intrusions:
         if it.block.policy != Policy.CATCH_UP or it.minutes <= 0:
             continue
+        within = ctx.rule(it.block.category).within
         if it.start + within <= ctx.now:
             continue
         did = debt_id(it.block.id)

@@ -27,7 +27,7 @@ def plan(inp: PlanInput) -> Plan:
 
     # 3. catch-up
     busy = fixed_busy(ctx, sel)
-    makeups, states = catchup.catch_up(ctx, debts, owned_makeups, busy)
+    makeups, states, unattached = catchup.catch_up(ctx, debts, owned_makeups, busy)
 
     # 4. focus
     taken = timeline.union([*busy, *(Interval(m.start, m.end) for m in makeups)])
@@ -58,4 +58,5 @@ def plan(inp: PlanInput) -> Plan:
         weeks=tuple(weeks),
         window_start=ctx.lookback,
         notes=tuple(ctx.notes),
+        unattached=unattached,
     )

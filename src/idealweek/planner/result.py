@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from idealweek.model import Block, DebtState, DesiredEvent, Event, Intrusion, Policy
@@ -46,6 +47,8 @@ class Plan:
     window_start: datetime
     """The plan looks at events from here on: weeks starting earlier are only partly seen."""
     notes: tuple[str, ...] = ()
+    unattached: Mapping[str, int] = field(default_factory=dict)
+    """Category → minutes of live make-up blocks that pay no known debt (frozen blocks whose debt went away)."""
 
     @property
     def violations(self) -> tuple[Intrusion, ...]:
