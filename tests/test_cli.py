@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,3 +121,42 @@ def test_review_needs_at_least_one_week(n: str) -> None:
     done = idealweek("review", f"--weeks={n}")
     assert done.returncode == 2
     assert "--weeks" in done.stderr
+
+
+def test_a_cycle_on_a_terminal_prints_a_summary_not_a_line_per_write(tmp_path: Path) -> None:
+    """At info on a terminal (console logs) `run --once` prints one summary of its writes; each write is debug."""
+    config = demo_copy(tmp_path / "a")
+    done = idealweek("run", "--once", "--quiet", "--config", str(config), "--log-format", "console")
+    assert done.returncode == 0, done.stderr
+    assert " write " not in done.stderr and "write  " not in done.stderr, done.stderr
+    summary = re.search(r"^Wrote (\d+) events: created (.*)$", done.stdout, re.MULTILINE)
+    assert summary is not None, done.stdout
+    parts = dict((name, int(n)) for n, name in re.findall(r"(\d+) ([a-z -]+?)(?:,|$)", summary.group(2)))
+    assert set(parts) == {"protected blocks", "make-ups", "focus blocks", "mirrors"}
+    assert sum(parts.values()) == int(summary.group(1)) == len(owned_files(config))
+    debug = demo_copy(tmp_path / "b")
+    done = idealweek(
+        "run", "--once", "--quiet", "--config", str(debug), "--log-format", "console", "--log-level", "debug"
+    )
+    assert done.stderr.count("write ") >= len(owned_files(debug)) > 0
+
+
+def test_the_secret_store_line_is_debug(tmp_path: Path) -> None:
+    """Which secret store was chosen is logged at debug, not on every command at info."""
+    from structlog.testing import capture_logs
+
+    from idealweek.secrets import generate_key, open_store
+
+    key = tmp_path / "key"
+    key.write_text(generate_key())
+    with capture_logs() as logs:
+        open_store("file", tmp_path / "state", str(key))
+    assert [e["log_level"] for e in logs if e["event"] == "secrets.store"] == ["debug"]
+
+
+def test_the_license_is_an_spdx_string() -> None:
+    """pyproject.toml names the license as an SPDX string (the table form is deprecated by setuptools)."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"

@@ -165,7 +165,7 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
         _log_summary(report)
         if not args.quiet:
             print_week(engine, report, ahead=True)
-        print(render_cycle_text(report))
+        print(render_cycle_text(report, app.settings.zone))
         return 0 if report.ok else 1
     finally:
         store.close()
@@ -191,7 +191,7 @@ def cmd_plan(app: App, args: argparse.Namespace) -> int:
     try:
         with _progress("Reading calendars"):
             report = app.engine(store).cycle(dry_run=True, force=args.force)
-        print(render_cycle_text(report))
+        print(render_cycle_text(report, app.settings.zone))
         return 0 if report.ok else 1
     finally:
         store.close()

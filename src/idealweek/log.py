@@ -142,6 +142,17 @@ def redact(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> M
     return event_dict
 
 
+TERMINAL_DETAILS = frozenset({"write"})
+"""Events that are details on a terminal (the command prints a summary of them): shown there only at debug.
+Under systemd (JSON) they stay at their level: the journal keeps one line per write."""
+
+
+def _drop_terminal_details(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    if event_dict.get("event") in TERMINAL_DETAILS:
+        raise structlog.DropEvent
+    return event_dict
+
+
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the moment of writing (it may be swapped, e.g. by test runners)."""
 
@@ -178,7 +189,9 @@ def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
         else structlog.processors.JSONRenderer(sort_keys=True, default=str)
     )
     numeric = getattr(logging, level.upper(), logging.INFO)
+    details: list[Any] = [_drop_terminal_details] if fmt == "console" and numeric > logging.DEBUG else []
     shared: list[Any] = [
+        *details,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

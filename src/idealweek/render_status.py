@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from idealweek.model import Policy, debt_totals
+from idealweek.model import Kind, Operation, OpKind, Policy, debt_totals
 from idealweek.week import iso_week_bounds, iso_week_label
 
 if TYPE_CHECKING:
@@ -80,24 +82,33 @@ def render_status_text(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_cycle_text(report: CycleReport) -> str:
-    """What a cycle did (or would do, for a dry run): the operations, failures, notes and a summary line."""
+KIND_WORDS = {
+    Kind.BLOCK: ("protected block", "protected blocks"),
+    Kind.MAKEUP: ("make-up", "make-ups"),
+    Kind.FOCUS: ("focus block", "focus blocks"),
+    Kind.MIRROR: ("mirror", "mirrors"),
+}
+VERB = {OpKind.CREATE: "created", OpKind.UPDATE: "changed", OpKind.DELETE: "removed"}
+VERB_DRY = {OpKind.CREATE: "create", OpKind.UPDATE: "change", OpKind.DELETE: "remove"}
+
+
+def render_cycle_text(report: CycleReport, zone: ZoneInfo) -> str:
+    """What a cycle did (or would do, for a dry run): a summary of the writes, the writes themselves in local
+    time with the titles they carry in the calendar, failures, notes and one line of figures."""
     lines: list[str] = []
-    summary = report.summary()
     if report.ops:
-        label = "would apply" if report.dry_run else "applied"
-        lines.append(f"Operations ({label}): " + _count_ops(report))
+        lines.append(ops_summary(report.ops, report.dry_run))
         shown = (
             report.ops
             if len(report.ops) <= 25 or report.dry_run
-            else [op for op in report.ops if op.key.startswith(("makeup:", "focus:"))]
+            else [op for op in report.ops if _kind(op) in (Kind.MAKEUP, Kind.FOCUS)]
         )
-        for op in shown:
-            lines.append("  " + op.describe())
+        for op in sorted(shown, key=lambda op: (_when(op), op.calendar)):
+            lines.append("  " + describe_op(op, zone, report.dry_run))
         if len(shown) < len(report.ops):
             lines.append(
                 f"  … and {len(report.ops) - len(shown)} more (protected blocks and mirrors); "
-                "`idealweek plan` lists every operation"
+                "`idealweek plan` lists every one"
             )
     else:
         lines.append("Nothing to change: the calendars already match the plan (0 writes).")
@@ -108,17 +119,48 @@ def render_cycle_text(report: CycleReport) -> str:
     for key in report.user_deleted:
         lines.append(f"  you deleted {key}: respected, not recreated")
     lines.append(
-        "Cycle: {calendars_read} calendars read, {events_seen} events, {intrusions} intrusions, "
-        "open debt {debt_open_min} min, overdue {debt_overdue_min} min, {writes} writes, "
-        "{api_requests} requests, {duration_ms} ms".format(**summary)
+        f"Cycle: {report.calendars_read} calendars read, {report.events_seen} events, {len(report.applied)} writes, "
+        f"{report.requests} requests, {report.duration_s * 1000:.0f} ms"
     )
     return "\n".join(lines)
 
 
-def _count_ops(report: CycleReport) -> str:
-    counts: dict[str, int] = {}
-    for op in report.ops:
-        what = op.key.split(":", 1)[0]
-        name = f"{op.kind.value} {what}"
-        counts[name] = counts.get(name, 0) + 1
-    return ", ".join(f"{n}× {k}" for k, n in sorted(counts.items()))
+def ops_summary(ops: Sequence[Operation], dry_run: bool) -> str:
+    """``Wrote 63 events: created 16 protected blocks, 8 make-ups, 12 focus blocks, 27 mirrors``."""
+    verbs = VERB_DRY if dry_run else VERB
+    parts: list[str] = []
+    for op_kind in OpKind:
+        counts = {k: sum(1 for op in ops if op.kind == op_kind and _kind(op) == k) for k in KIND_WORDS}
+        words = [f"{n} {KIND_WORDS[k][n != 1]}" for k, n in counts.items() if n]
+        if words:
+            parts.append(f"{verbs[op_kind]} " + ", ".join(words))
+    n = len(ops)
+    head = f"Would write {n} event{'s' if n != 1 else ''}" if dry_run else f"Wrote {n} event{'s' if n != 1 else ''}"
+    return f"{head}: " + "; ".join(parts)
+
+
+def describe_op(op: Operation, zone: ZoneInfo, dry_run: bool = False) -> str:
+    """One write as the user will see it: ``created  Wed 02 Dec 19:30-20:15  Make-up: Family time  (home)``."""
+    ev = op.desired or op.existing
+    verb = (VERB_DRY if dry_run else VERB)[op.kind]
+    if ev is None:
+        return f"{verb:8} {op.calendar}"
+    s, e = ev.start.astimezone(zone), ev.end.astimezone(zone)
+    span = f"{s:%a %d %b %H:%M}-{e:%H:%M}" if s.date() == e.date() else f"{s:%a %d %b %H:%M}-{e:%a %H:%M}"
+    if op.kind == OpKind.UPDATE and op.existing is not None and op.desired is not None:
+        was = op.existing.start.astimezone(zone)
+        if op.existing.start != op.desired.start:
+            span += f" (was {was:%a %H:%M})"
+    title = ev.title or KIND_WORDS.get(_kind(op) or Kind.BLOCK, ("event", ""))[0]
+    reason = f"  [{op.reason}]" if op.reason and op.reason not in ("new", "changed") else ""
+    return f"{verb:8} {span}  {title}  ({op.calendar}){reason}"
+
+
+def _kind(op: Operation) -> Kind | None:
+    ev = op.desired or op.existing
+    return ev.tag.kind if ev is not None and ev.tag is not None else None
+
+
+def _when(op: Operation) -> datetime:
+    ev = op.desired or op.existing
+    return ev.start if ev is not None else datetime.min.replace(tzinfo=UTC)

@@ -304,9 +304,9 @@ def choose_store(
 
 
 def open_store(store: str, state_dir: Path, key_file: str = "", credential: str = "idealweek-key") -> SecretStore:
-    """Open the configured secret store and log which one is in use and why."""
+    """Open the configured secret store and log which one is in use and why (at debug: `doctor` says it too)."""
     chosen, why = choose_store(store, state_dir, key_file, credential)
-    log.info("secrets.store", store=chosen.description, why=why)
+    log.debug("secrets.store", store=chosen.description, why=why)
     return chosen
 
 
