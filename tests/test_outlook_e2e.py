@@ -168,6 +168,29 @@ def test_intrusion_gets_makeup_and_its_mirror_then_cancellation_removes_both(wor
     world.assert_no_duplicates()
 
 
+ATTENDEES = [{"emailAddress": {"address": "bob@example.test", "name": "Bob"}, "type": "required"}]
+
+
+def test_mirror_that_became_a_meeting_is_never_touched_again(world: World) -> None:
+    """The user invites people to a busy mirror; when its make-up goes away the mirror stays and no mail is sent."""
+    world.cycle()
+    uid = world.graph.user_add("Late sync", at(0, 17, 30), at(0, 18, 30), responseStatus={"response": "accepted"})
+    world.cycle()
+    makeup = world.home_owned(Kind.MAKEUP)[0]
+    mirror = next(e for e in world.outlook_owned(Kind.MIRROR) if e.start == makeup.start)
+    world.graph.user_patch(mirror.id, attendees=ATTENDEES, subject="Planning with Bob")
+    world.graph.user_patch(uid, isCancelled=True)
+    report = world.cycle()
+    assert report.ok, report.failed
+    assert world.home_owned(Kind.MAKEUP) == [], "the make-up itself (no attendees) still goes"
+    assert mirror.id in world.graph.events and world.graph.events[mirror.id].start == mirror.start
+    world.graph.assert_no_mail()
+    world.now = at(1, 9)
+    assert world.cycle().ok
+    assert mirror.id in world.graph.events
+    world.graph.assert_no_mail()
+
+
 def test_declined_and_free_meetings_do_not_intrude(world: World) -> None:
     """A declined invitation and a free event over family time create no debt."""
     world.cycle()
@@ -362,3 +385,25 @@ def test_cli_sign_in_moves_to_a_server_with_export_and_import(cli_world: tuple[F
     assert main(["auth", "import", "office", "--file", str(blob), "--config", str(server_cfg)]) == 0
     assert main(["run", "--once", "--quiet", "--config", str(server_cfg)]) == 0
     assert graph.owned(TAG_ID)
+
+
+def test_cli_meeting_made_from_a_mirror_is_left_alone(cli_world: tuple[FakeGraph, Path, Path]) -> None:
+    """`run --once`: a mirror the user turned into a meeting is neither updated nor deleted (Graph would mail)."""
+    from idealweek.cli import main
+
+    graph, cfg, tmp = cli_world
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    day = _now_local() + timedelta(days=2)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    start = day.replace(hour=17, minute=30, second=0, microsecond=0)
+    uid = graph.user_add("Late sync", start, start + timedelta(hours=1))
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    probe = VdirProvider("home", tmp / "home", writable=False, zone=BERLIN)
+    makeup = next(e for e in probe.list_owned() if e.tag and e.tag.kind == Kind.MAKEUP)
+    mirror = next(e for e in graph.owned(TAG_ID) if e.start == makeup.start)
+    graph.user_patch(mirror.id, attendees=ATTENDEES)
+    graph.user_patch(uid, isCancelled=True)
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    assert mirror.id in graph.events
+    graph.assert_no_mail()

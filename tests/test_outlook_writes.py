@@ -173,3 +173,47 @@ def test_writes_go_to_the_configured_secondary_calendar(fake: FakeGraph) -> None
     assert fake.events[ev.uid].calendar == cid
     assert [e.uid for e in side.list_owned()] == [ev.uid]
     assert provider_for(fake, clock=lambda: NOW).list_owned() == []
+
+
+ATTENDEES = [{"emailAddress": {"address": "bob@example.test", "name": "Bob"}, "type": "required"}]
+
+
+def test_event_that_gained_attendees_is_refused_and_never_mailed(fake: FakeGraph, p: OutlookProvider) -> None:
+    """An owned event the user turned into a meeting: update and delete are refused (and logged), nothing is sent."""
+    import structlog
+
+    ev = p.create(want("mirror:a"))
+    fake.user_patch(ev.uid, attendees=ATTENDEES)
+    fresh = next(e for e in p.list_owned() if e.uid == ev.uid)
+    assert fresh.attendees == 1 and fresh.has_guests
+    with structlog.testing.capture_logs() as logs:
+        with pytest.raises(NotOwned, match="attendees"):
+            p.update(fresh, want("mirror:a", start=NOW + 3 * H))
+        with pytest.raises(NotOwned, match="attendees"):
+            p.delete(fresh)
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["outlook.refused_meeting"] * 2
+    assert fake.count("PATCH") == 0 and fake.count("DELETE") == 0 and fake.mailed == []
+    assert ev.uid in fake.events
+
+
+def test_event_organised_by_someone_else_is_refused(fake: FakeGraph, p: OutlookProvider) -> None:
+    """A tagged event whose organizer is not the mailbox is not ours to change either."""
+    ev = p.create(want("mirror:b"))
+    fake.user_patch(ev.uid, isOrganizer=False)
+    fresh = next(e for e in p.list_owned() if e.uid == ev.uid)
+    assert fresh.organizer_other
+    with pytest.raises(NotOwned):
+        p.delete(fresh)
+    assert fake.count("DELETE") == 0
+
+
+def test_fake_flags_a_write_that_would_mail(fake: FakeGraph) -> None:
+    """The fake's standard check catches a DELETE of a meeting: the guard the e2e tests rely on works."""
+    import requests
+
+    uid = fake.user_add("Team sync", NOW + H, NOW + 2 * H, attendees=ATTENDEES)
+    resp = requests.delete(f"{fake.root}/me/events/{uid}", headers={"Authorization": "Bearer test-token"}, timeout=10)
+    assert resp.status_code == 204
+    with pytest.raises(AssertionError, match="mail attendees"):
+        fake.assert_no_mail()
+    fake.mailed.clear()

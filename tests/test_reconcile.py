@@ -100,3 +100,18 @@ def test_only_writable_calendars_get_operations() -> None:
     """Calendars that could not be read this cycle get no operations."""
     d = want("a", 5, cal="work")
     assert reconcile([d], [], NOW, FREEZE, HORIZON, writable={"home"}) == []
+
+
+def test_event_that_gained_attendees_is_never_updated_or_deleted() -> None:
+    """An owned event the user made a meeting (attendees or another organizer) is theirs: no update, no delete."""
+    a, b, c = want("a", 5), want("b", 30), want("c", 50)
+    moved_b = dataclasses.replace(b, busy=False)  # the plan wants a change to b
+    existing = [have(a, attendees=2), have(b, attendees=1), have(c, organizer_other=True)]
+    assert reconcile([want("a", 7), moved_b], existing, NOW, FREEZE, HORIZON) == []
+
+
+def test_duplicate_with_attendees_is_not_deleted() -> None:
+    """Of two events for one key, the one that became a meeting is never deleted as the duplicate."""
+    a = want("a", 5)
+    ops = reconcile([a], [have(a, uid="u1"), have(a, uid="u2", attendees=3)], NOW, FREEZE, HORIZON)
+    assert all(op.existing is None or not op.existing.has_guests for op in ops)

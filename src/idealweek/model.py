@@ -219,6 +219,8 @@ class Event:
     series: str = ""
     recurrence_id: str = ""
     attendees: int = 0
+    organizer_other: bool = False
+    """Someone other than the calendar's owner organises it (where the provider knows)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", as_utc(self.start))
@@ -233,6 +235,11 @@ class Event:
     @property
     def owned(self) -> bool:
         return self.tag is not None
+
+    @property
+    def has_guests(self) -> bool:
+        """A meeting with other people: changing or deleting it may mail them, so it is the user's (SPEC §6.10)."""
+        return self.attendees > 0 or self.organizer_other
 
     @property
     def instance_key(self) -> str:

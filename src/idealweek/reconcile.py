@@ -9,7 +9,9 @@ Rules (SPEC §3, §6):
 * events that have ended, start beyond the horizon, or start inside the
   freeze window are never updated or deleted;
 * a key the user deleted (a tombstone) is never created again;
-* two owned events with one key (a duplicate) → the extra one is deleted.
+* two owned events with one key (a duplicate) → the extra one is deleted;
+* an owned event that gained attendees is the user's: never updated or
+  deleted again (on Graph either would mail them).
 """
 
 from __future__ import annotations
@@ -77,8 +79,10 @@ def reconcile(
             continue
         first, extras = have[0], have[1:]
         for dup in extras:
-            if dup.end > now:
+            if dup.end > now and not dup.has_guests:
                 ops.append(Operation(OpKind.DELETE, dup.calendar, k[1], existing=dup, reason="duplicate"))
+        if first.has_guests:
+            continue  # the user made it a meeting: it is theirs now
         if is_moved_by_user(first) and not (first.start == want.start and first.end == want.end):
             continue  # the user moved it: it stays where the user put it
         if _differs(first, want) and touchable(first) and want.start >= freeze_until:
@@ -99,7 +103,7 @@ def reconcile(
         if allowed is not None and k[0] not in allowed:
             continue
         for ev in sorted(evs, key=lambda e: e.uid):
-            if not touchable(ev) or is_moved_by_user(ev):
+            if not touchable(ev) or is_moved_by_user(ev) or ev.has_guests:
                 continue
             ops.append(Operation(OpKind.DELETE, ev.calendar, k[1], existing=ev, reason="no longer needed"))
     return ops

@@ -97,6 +97,7 @@ def event_to_json(ev: Event) -> str:
             ev.series,
             ev.recurrence_id,
             ev.attendees,
+            ev.organizer_other,
         ],
         separators=(",", ":"),
         ensure_ascii=False,
@@ -134,7 +135,7 @@ def event_from_json(text: str) -> Event:
             series,
             rid,
             attendees,
-        ) = d
+        ) = d[:18]
         return Event(
             calendar=cal,
             uid=uid,
@@ -153,6 +154,7 @@ def event_from_json(text: str) -> Event:
             series=series,
             recurrence_id=rid,
             attendees=int(attendees),
+            organizer_other=bool(d[18]) if len(d) > 18 else False,
         )
     return Event(  # rows written by version 0.1.0 (a dict with ISO times)
         calendar=d["calendar"],

@@ -308,6 +308,10 @@ class FakeGraph:
         """(method, path, query, headers) of every request, faulted or not."""
         self.bodies: list[tuple[str, str, dict[str, Any]]] = []
         """(method, path, JSON body) of every accepted write."""
+        self.mailed: list[tuple[str, str, str]] = []
+        """(method, event id, why) of every write that would have mailed someone on the real service:
+        a PATCH or DELETE of a meeting, or a POST with attendees.  :meth:`assert_no_mail` (run when the
+        fake is left as a context manager) fails the test if there is any."""
         self.inflight = 0
         self.max_inflight = 0
         self.hook: Callable[[str, str, str], None] | None = None
@@ -333,8 +337,15 @@ class FakeGraph:
     def __enter__(self) -> FakeGraph:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self.stop()
+        if exc_type is None:
+            self.assert_no_mail()
+
+    def assert_no_mail(self) -> None:
+        """No write that mails attendees was ever sent (SPEC §6.5, §6.10)."""
+        with self.lock:
+            assert not self.mailed, f"idealweek sent writes that mail attendees: {self.mailed}"
 
     @property
     def origin(self) -> str:
@@ -539,6 +550,8 @@ class FakeGraph:
                 raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
             if method == "GET":
                 return 200, self.render(ev, prefer.get("outlook.timezone"), _expand(query)), {}
+            if method in ("PATCH", "DELETE") and _is_meeting(ev.props):
+                self.mailed.append((method, ev.id, "the event has attendees or another organizer"))
             if method == "PATCH":
                 return self._patch(ev, body, prefer)
             if method == "DELETE":
@@ -727,6 +740,8 @@ class FakeGraph:
         if not self.calendars[cid]["canEdit"]:
             raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         self._validate_event_body(body, creating=True)
+        if isinstance(body, dict) and body.get("attendees"):
+            self.mailed.append(("POST", cid, "created with attendees"))
         tx = body.get("transactionId")
         if tx:
             for ev in self.events.values():
@@ -780,6 +795,11 @@ class FakeGraph:
         finally:
             with self.lock:
                 self.inflight -= 1
+
+
+def _is_meeting(props: Mapping[str, Any]) -> bool:
+    """Graph mails attendees when a meeting is changed or deleted (there is no way to stop it)."""
+    return bool(props.get("attendees")) or props.get("isOrganizer", True) is False
 
 
 def _prefer(header: str) -> dict[str, str]:

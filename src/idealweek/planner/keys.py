@@ -25,8 +25,11 @@ def base_key(key: str) -> str:
 
 
 def is_moved_by_user(ev: Event) -> bool:
-    """An owned event whose times differ from where idealweek put it."""
-    return ev.tag is not None and (ev.start != ev.tag.planned_start or ev.end != ev.tag.planned_end)
+    """An owned event whose times differ from where idealweek put it, or that gained attendees.
+
+    Either way the user adopted it: it stays as it is and counts where it is (SPEC §6.10).
+    """
+    return ev.tag is not None and (ev.start != ev.tag.planned_start or ev.end != ev.tag.planned_end or ev.has_guests)
 
 
 def stamp(t: datetime) -> str:

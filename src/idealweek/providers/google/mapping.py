@@ -138,6 +138,12 @@ def own_response(item: Mapping[str, Any]) -> Response:
     return Response.NONE
 
 
+def organized_by_other(item: Mapping[str, Any]) -> bool:
+    """Someone else organises it: an ``organizer`` that is not this calendar (``self`` absent means false)."""
+    organizer = item.get("organizer")
+    return isinstance(organizer, dict) and bool(organizer) and organizer.get("self") is not True
+
+
 def is_busy(item: Mapping[str, Any]) -> bool:
     """Whether the event blocks time: out-of-office always, working location and birthdays never."""
     event_type = item.get("eventType", "default")
@@ -183,6 +189,7 @@ def event_from_json(calendar: str, item: Mapping[str, Any], default_zone: ZoneIn
         series=str(item.get("recurringEventId", "")),
         recurrence_id=recurrence_id(item.get("originalStartTime"), default_zone),
         attendees=len(item.get("attendees") or []),
+        organizer_other=organized_by_other(item),
     )
 
 

@@ -140,11 +140,13 @@ def decode_tag(text: str) -> OwnedTag | None:
     """
     if not text:
         return None
+    problem = ""
     for candidate in (text, text.replace("\\,", ",").replace("\\;", ";").replace("\\\\", "\\")):
         try:
             return OwnedTag.decode(candidate)
-        except ValueError:
-            continue
+        except ValueError as exc:
+            problem = problem or str(exc)
+    log.warning("ics.bad_tag", problem=problem[:200], action="event left alone")
     return None
 
 

@@ -123,6 +123,12 @@ def read_tag(doc: Mapping[str, Any]) -> OwnedTag | None:
         return None
 
 
+def has_guests(doc: Mapping[str, Any]) -> bool:
+    """A meeting: attendees, or an organizer other than the mailbox (a PATCH/DELETE would mail people)."""
+    attendees = doc.get("attendees")
+    return bool(attendees) or doc.get("isOrganizer") is False
+
+
 def etag_of(doc: Mapping[str, Any]) -> str:
     """The event's version for ``If-Match``: ``@odata.etag`` (``W/"changeKey"``) or the changeKey."""
     etag = doc.get("@odata.etag")
@@ -185,6 +191,7 @@ def to_event(calendar: str, doc: Mapping[str, Any], zone: tzinfo, tag: OwnedTag 
         series=series,
         recurrence_id=recurrence_id,
         attendees=len(attendees) if isinstance(attendees, list) else 0,
+        organizer_other=doc.get("isOrganizer") is False,
     )
 
 

@@ -43,6 +43,7 @@ from idealweek.providers.outlook.mapping import (
     create_body,
     expand_tag,
     filter_by,
+    has_guests,
     is_removed,
     iso_utc,
     key_value,
@@ -314,6 +315,15 @@ class OutlookProvider:
             return None
         if read_tag(doc) is None:
             raise NotOwned(f"{self.name}: event {existing.uid} is not idealweek's; it is left alone")
+        if has_guests(doc):
+            # Last line of SPEC §6.10: on Graph a PATCH or DELETE of a meeting mails its attendees.
+            log.warning(
+                "outlook.refused_meeting",
+                calendar=self.name,
+                uid=existing.uid,
+                why="the event now has attendees (or another organizer): changing or deleting it would mail them",
+            )
+            raise NotOwned(f"{self.name}: event {existing.uid} has attendees now; it is the user's and left alone")
         if existing.etag and _etag_core(str(doc.get("@odata.etag") or doc.get("changeKey") or "")) != _etag_core(
             existing.etag
         ):
