@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 from structlog.testing import capture_logs
 
 from idealweek import secrets
@@ -171,3 +171,66 @@ def test_new_key_command_prints_and_writes_keys(tmp_path: Path, capsys: pytest.C
     assert main(["secrets", "new-key", "--file", str(path)]) == 1
     assert "exists already" in capsys.readouterr().err
     assert path.read_text() == first
+
+
+def test_wrong_key_says_to_restore_it_or_move_the_store_aside(tmp_path: Path) -> None:
+    """With a wrong key even storing a sign-in fails: the message says to move the store aside or restore the key."""
+    file_store(tmp_path).set("token:work", TOKEN)
+    other = file_store(tmp_path)
+    with pytest.raises(UserError) as err:
+        other.set("token:work", "a-fresh-sign-in-value")
+    text = str(err.value)
+    assert "restore the key" in text and f"move {tmp_path / 'secrets.enc'} aside" in text
+    assert "SECRET" not in text
+
+
+def test_passphrase_keys_go_through_scrypt_with_a_stored_salt(tmp_path: Path) -> None:
+    """A key that is no Fernet key is stretched with scrypt and a random salt kept in the file, not one SHA-256."""
+    import base64
+    import hashlib
+
+    pw = b"correct horse battery staple"
+    FileStore(tmp_path / "a.enc", pw, "pw").set("k", "value-one")
+    FileStore(tmp_path / "b.enc", pw, "pw").set("k", "value-one")
+    a, b = (tmp_path / "a.enc").read_bytes(), (tmp_path / "b.enc").read_bytes()
+    assert a.startswith(secrets.SCRYPT_HEADER) and b.startswith(secrets.SCRYPT_HEADER)
+    assert a.split(b"\n")[0] != b.split(b"\n")[0]  # a salt of its own
+    unsalted = Fernet(base64.urlsafe_b64encode(hashlib.sha256(pw).digest()))
+    with pytest.raises(InvalidToken):
+        unsalted.decrypt(a.split(b"\n", 1)[1])
+    assert FileStore(tmp_path / "a.enc", pw, "pw").get("k") == "value-one"
+
+
+def test_stores_written_with_the_old_key_hashing_are_read_and_migrated(tmp_path: Path) -> None:
+    """A file encrypted the old way (unsalted SHA-256 of the key) is still read and rewritten with scrypt on a write."""
+    import base64
+    import hashlib
+    import json
+
+    pw = b"an old passphrase key file"
+    old = Fernet(base64.urlsafe_b64encode(hashlib.sha256(pw).digest()))
+    path = tmp_path / "secrets.enc"
+    path.write_bytes(old.encrypt(json.dumps({"token:work": TOKEN}).encode()))
+    store = FileStore(path, pw, "pw")
+    assert store.get("token:work") == TOKEN
+    with capture_logs() as logs:
+        store.set("token:home", "another-value-123")
+    assert path.read_bytes().startswith(secrets.SCRYPT_HEADER)
+    assert any(e["event"] == "secrets.migrated" for e in logs)
+    fresh = FileStore(path, pw, "pw")
+    assert fresh.get("token:work") == TOKEN and fresh.get("token:home") == "another-value-123"
+
+
+def test_a_key_file_others_can_read_is_reported(tmp_path: Path) -> None:
+    """A key file with group/other read permission gives a warning naming the file and the chmod to run."""
+    key = tmp_path / "idealweek.key"
+    key.write_text(generate_key())
+    os.chmod(key, 0o644)
+    with capture_logs() as logs:
+        choose_store("file", tmp_path / "state", str(key))
+    warning = next(e for e in logs if e["event"] == "secrets.key_file_readable")
+    assert warning["log_level"] == "warning" and "chmod 600" in warning["problem"]
+    os.chmod(key, 0o600)
+    with capture_logs() as logs:
+        choose_store("file", tmp_path / "state", str(key))
+    assert not [e for e in logs if e["event"] == "secrets.key_file_readable"]

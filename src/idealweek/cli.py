@@ -107,10 +107,20 @@ def _parser() -> argparse.ArgumentParser:
     ao.add_argument("account")
     ae = ausub.add_parser("export", parents=[common], help="print a sign-in for `auth import` on another machine")
     ae.add_argument("account")
-    ae.add_argument("--file", metavar="FILE", help="write to FILE instead of standard output")
+    ae.add_argument("--file", metavar="FILE", help="write to a new FILE (mode 600) instead of standard output")
+    ae.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    ae.add_argument(
+        "--encrypt",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="encrypt with a passphrase (default: yes when standard input is a terminal)",
+    )
+    ae.add_argument("--passphrase-file", metavar="FILE", help="read the passphrase from the first line of FILE")
     ai = ausub.add_parser("import", parents=[common], help="store a sign-in made on another machine")
     ai.add_argument("account")
     ai.add_argument("--file", metavar="FILE", help="read from FILE instead of standard input")
+    ai.add_argument("--passphrase-file", metavar="FILE", help="passphrase of an encrypted export (first line of FILE)")
+    ai.add_argument("--force", action="store_true", help="accept a sign-in exported under another account name")
 
     cl = sub.add_parser("calendars", parents=[common], help="list the calendars of an account with their ids")
     cl.add_argument("account")
@@ -254,7 +264,9 @@ def cmd_review(app: App, args: argparse.Namespace) -> int:
             print(render_json(rows))
             return 0
         if args.html:
-            Path(args.html).write_text(render_html(rows), encoding="utf-8")
+            from idealweek.fsutil import atomic_write
+
+            atomic_write(Path(args.html), render_html(rows))  # mode 600: private figures
             print(f"wrote {args.html}")
             return 0
         print(render_table(rows))
@@ -273,6 +285,9 @@ def cmd_auth(app: App, args: argparse.Namespace) -> int:
         port=getattr(args, "port", 0),
         open_browser=not getattr(args, "no_browser", False),
         file=getattr(args, "file", None),
+        force=getattr(args, "force", False),
+        encrypt=getattr(args, "encrypt", None),
+        passphrase_file=getattr(args, "passphrase_file", None),
     )
 
 
@@ -340,7 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return 2
     except IdealweekError as exc:
-        print(f"idealweek: {exc}", file=sys.stderr)
+        from idealweek.log import redact_text
+
+        print(redact_text(f"idealweek: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("idealweek: interrupted", file=sys.stderr)
@@ -355,8 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if logging.getLogger().isEnabledFor(logging.DEBUG) or "--log-level=debug" in (argv or sys.argv):
             traceback.print_exc()
+        from idealweek.log import redact_text
+
         print(
-            f"idealweek: internal error: {type(exc).__name__}: {exc} (run with --log-level debug for details)",
+            redact_text(f"idealweek: internal error: {type(exc).__name__}: {exc}")
+            + " (run with --log-level debug for details)",
             file=sys.stderr,
         )
         return 1

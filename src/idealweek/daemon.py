@@ -378,5 +378,7 @@ class Service:
         parts.append(f"last error: {self._last_error or 'none'}")
         if self._config_problem:
             parts.append(self._config_problem)
-        text = "; ".join(parts)
+        from idealweek.log import redact_text
+
+        text = redact_text("; ".join(parts))  # every local user can read it in `systemctl status`
         return text if len(text) <= 240 else text[:237] + "..."

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from idealweek import config as cfg
 from idealweek.errors import IdealweekError
+from idealweek.log import redact_url
 from idealweek.model import Role
 
 if TYPE_CHECKING:
@@ -45,10 +46,15 @@ class Check:
     ok: bool | None
     """True pass, False fail, None skipped (not applicable)."""
     detail: str
+    warn: bool = False
+    """Passes, but something should be fixed (shown as WARN; the exit code stays 0)."""
 
     def line(self) -> str:
-        mark = {True: "PASS", False: "FAIL", None: "SKIP"}[self.ok]
-        return f"{mark}  {self.name}: {self.detail}"
+        """The check as printed: redacted like every other output (no feed secrets, no e-mail addresses)."""
+        from idealweek.log import redact_text
+
+        mark = "WARN" if self.warn and self.ok is not False else {True: "PASS", False: "FAIL", None: "SKIP"}[self.ok]
+        return redact_text(f"{mark}  {self.name}: {self.detail}")
 
 
 def system_clock() -> datetime:
@@ -58,11 +64,13 @@ def system_clock() -> datetime:
 def run(app: App, out: TextIO | None = None, timeout: float = TIMEOUT, clock: Clock = system_clock) -> int:
     """Run every check, print one line each and a verdict; 0 when nothing failed."""
     stream = out or sys.stdout
-    failed = 0
+    failed = warned = 0
     for check in checks(app, timeout, clock):
         print(check.line(), file=stream, flush=True)
         failed += check.ok is False
-    print(f"{'all checks passed' if not failed else f'{failed} check(s) failed'}", file=stream)
+        warned += check.warn and check.ok is not False
+    verdict = "all checks passed" if not failed else f"{failed} check(s) failed"
+    print(verdict + (f", {warned} warning(s)" if warned else ""), file=stream)
     return 1 if failed else 0
 
 
@@ -77,9 +85,11 @@ def checks(app: App, timeout: float = TIMEOUT, clock: Clock = system_clock) -> I
     opened: list[SecretStore] = []
     yield from _secret_store(app, opened)
     yield from _sign_ins(app, opened[0] if opened else None)
+    yield from _transport(app)
     yield from _endpoints(app, timeout)
     yield from _calendars(app, timeout)
     yield _state(app)
+    yield from _permissions(app)
     yield from _clock(app, timeout, clock)
 
 
@@ -168,6 +178,70 @@ def reachable(url: str, timeout: float = TIMEOUT, cafile: str | None = None) -> 
     return True, f"{host}:{port} TCP in {(time.perf_counter() - t0) * 1000:.0f} ms"
 
 
+def _transport(app: App) -> Iterator[Check]:
+    """Tokens and calendar data travel over TLS only (plain http on the loopback interface only)."""
+    from idealweek.http import insecure_reason, is_loopback
+
+    urls = [
+        (f"{name} {what}", url)
+        for name, acct in sorted(app.settings.accounts.items())
+        for what, url in _account_urls(acct)
+    ]
+    urls += [(f"calendar {name}", c.url) for name, c in sorted(app.settings.calendars.items()) if c.url]
+    plain = []
+    for label, url in urls:
+        problem = insecure_reason(url.replace("webcal://", "https://", 1))
+        if problem:
+            yield Check(f"tls {label}", False, f"{redact_url(url)}: {problem}")
+        elif urlsplit(url).scheme == "http" and is_loopback(urlsplit(url).hostname):
+            plain.append(label)
+    if not urls:
+        return
+    if os.environ.get("OAUTHLIB_INSECURE_TRANSPORT"):
+        yield Check(
+            "tls",
+            True,
+            "OAUTHLIB_INSECURE_TRANSPORT is set: the sign-in libraries would accept plain http token endpoints; "
+            "unset it",
+            warn=True,
+        )
+        return
+    bundles = [v for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(v)]
+    trust = f" against the CA bundle in ${bundles[0]}" if bundles else ""
+    note = f"; plain http on this machine only: {', '.join(plain)}" if plain else ""
+    yield Check("tls", True, f"every service address uses https, certificates verified{trust}{note}")
+
+
+def _permissions(app: App) -> Iterator[Check]:
+    """The state folder and its files are private (0700/0600); the secret store's key file too."""
+    from idealweek.fsutil import wider_than_private
+    from idealweek.secrets import key_file_problem
+
+    folder = app.state_dir()
+    if folder.is_dir():
+        wide = list(wider_than_private(folder))
+        if wide:
+            shown = ", ".join(f"{p.name if p != folder else str(p)} {mode:o}" for p, mode in wide[:6])
+            more = f" and {len(wide) - 6} more" if len(wide) > 6 else ""
+            yield Check(
+                "state permissions",
+                True,
+                f"other local users can read your calendar data: {shown}{more}; run "
+                f"`chmod 700 {folder} && chmod 600 {folder}/*` (idealweek keeps them private from then on)",
+                warn=True,
+            )
+        else:
+            yield Check("state permissions", True, f"{folder} is private (700, files 600)")
+    key_file = app.settings.secrets.key_file
+    if key_file:
+        path = Path(os.path.expanduser(key_file))  # as the secret store reads it
+        problem = key_file_problem(path)
+        if problem:
+            yield Check("key file permissions", True, problem, warn=True)
+        elif path.exists():
+            yield Check("key file permissions", True, f"{path} is readable by its owner only")
+
+
 def _calendars(app: App, timeout: float) -> Iterator[Check]:
     s = app.settings
     for name, cal in sorted(s.calendars.items()):
@@ -204,7 +278,7 @@ def _creatable(path: Path) -> bool:
 
 def _fetch(url: str, timeout: float) -> tuple[bool, str]:
     """GET an ICS URL (first bytes only)."""
-    shown = urlsplit(url)._replace(query="", fragment="").geturl()  # a feed's secret token lives in the query
+    shown = redact_url(url)  # a private feed's secret lives in its path or query
     try:
         req = urllib.request.Request(url, headers={"User-Agent": "idealweek-doctor"})
         with urllib.request.urlopen(req, timeout=timeout) as resp:

@@ -5,7 +5,11 @@ tokens, client secrets and passwords from every field, however deeply
 nested, from exception texts and from the log lines of other libraries
 (urllib3, googleapiclient, msal, apscheduler go through the same chain).
 Values read from the secret store are registered (:func:`register_secret`)
-and removed wherever they appear.  Event titles, descriptions and locations
+and removed wherever they appear.  The same :func:`scrub_text` (alias
+:func:`redact_text`) cleans every other output channel too: ``doctor``, the
+daemon's ``STATUS=`` line (visible to every local user) and the command
+line's messages; it also cuts URLs to their origin (private feed URLs carry
+secrets) and masks e-mail addresses (calendar ids).  Event titles, descriptions and locations
 are logged only at debug level: the processor drops those keys above debug.
 """
 
@@ -18,6 +22,7 @@ import sys
 import threading
 from collections.abc import MutableMapping
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import structlog
 
@@ -84,8 +89,42 @@ def register_secret_document(text: str) -> None:
     walk(doc)
 
 
+URL = re.compile(r"\b(?:https?|webcal)://[^\s\"'<>`]+", re.IGNORECASE)
+EMAIL = re.compile(r"(?<![\w.+%-])([A-Za-z0-9][\w.+%-]*)@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})\b")
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for any output: scheme, host and port, and the last path segment when it is short.
+
+    Private calendar feeds carry their secret in the path (``…/private-<key>/basic.ics``), the
+    query (``?token=…``) or the user part (``user:pass@host``): all of it goes.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "[url]"
+    if port:
+        host += f":{port}"
+    last = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    if len(last) > 40:
+        last = last[:8] + "…"
+    last = EMAIL.sub(_mask_email, unquote(last)) if "@" in unquote(last) else last
+    return f"{parts.scheme}://{host}/…/{last}" if last else f"{parts.scheme}://{host}/"
+
+
+def _mask_email(m: re.Match[str]) -> str:
+    return f"{m.group(1)[0]}…@{m.group(2)}"
+
+
 def scrub_text(text: str) -> str:
-    """``text`` with registered secrets and anything that looks like a credential replaced."""
+    """``text`` fit for any output channel — logs, ``doctor``, the systemd ``STATUS=`` line, CLI messages.
+
+    Registered secrets and anything that looks like a credential are replaced; URLs keep only
+    their origin and a short last segment (:func:`redact_url`); e-mail addresses (Google calendar
+    ids, mailbox names) keep their first letter and domain.
+    """
     with _registered_lock:
         values = list(_registered)
     for value in values:
@@ -98,7 +137,15 @@ def scrub_text(text: str) -> str:
             text = rx.sub(lambda m: m.group(1) + REDACTED, text)
         else:
             text = rx.sub(REDACTED, text)
+    if "://" in text:
+        text = URL.sub(lambda m: redact_url(m.group(0)), text)
+    if "@" in text:
+        text = EMAIL.sub(_mask_email, text)
     return text
+
+
+redact_text = scrub_text
+"""The one redaction function for every output channel."""
 
 
 def _scrub(value: Any, debug: bool, depth: int = 0) -> Any:

@@ -332,14 +332,16 @@ def write_week_files(
     """``idealweek week --html FILE / --svg FILE``: write self-contained pictures of the week."""
     from pathlib import Path
 
+    from idealweek.fsutil import atomic_write
     from idealweek.render_svg import week_html, week_svg
 
     view = view_for(engine, report, label, offset)
     if view is None:
         return
+    # The picture shows the titles of your events: mode 600, like everything idealweek writes.
     if html:
-        Path(html).write_text(week_html(view), encoding="utf-8")
+        atomic_write(Path(html), week_html(view))
         print(f"wrote {html}")
     if svg:
-        Path(svg).write_text(week_svg(view, standalone=True), encoding="utf-8")
+        atomic_write(Path(svg), week_svg(view, standalone=True))
         print(f"wrote {svg}")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from idealweek.log import redact_text
 from idealweek.model import Kind, Operation, OpKind, Policy, debt_totals
 from idealweek.week import iso_week_bounds, iso_week_label
 
@@ -54,7 +55,7 @@ def status_data(report: CycleReport, settings: Settings) -> dict[str, Any]:
         "focus_hours_target": round(settings.focus.weekly_target.total_seconds() / 3600, 2),
         "focus_blocks": len(focus),
         "violations": len([i for i in intr if i.block.policy == Policy.HARD]),
-        "calendars_failed": report.failed,
+        "calendars_failed": {name: redact_text(err) for name, err in report.failed.items()},
     }
 
 
@@ -113,9 +114,9 @@ def render_cycle_text(report: CycleReport, zone: ZoneInfo) -> str:
     else:
         lines.append("Nothing to change: the calendars already match the plan (0 writes).")
     for name, err in sorted(report.failed.items()):
-        lines.append(f"  ! {name}: {err}")
+        lines.append(redact_text(f"  ! {name}: {err}"))
     for note in report.notes:
-        lines.append(f"  note: {note}")
+        lines.append(redact_text(f"  note: {note}"))
     for key in report.user_deleted:
         lines.append(f"  you deleted {key}: respected, not recreated")
     lines.append(

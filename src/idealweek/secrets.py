@@ -5,13 +5,18 @@
 * ``file`` — ``secrets.enc`` in the state directory, encrypted with Fernet
   (AES-128-CBC + HMAC-SHA256).  Its key comes from a systemd credential
   (``$CREDENTIALS_DIRECTORY/<secrets.credential>``) or the config's
-  ``secrets.key_file``.  Writes are atomic (temp file + rename).
+  ``secrets.key_file``.  Writes are atomic (temp file + rename), mode 600.
 * ``auto`` — the keyring when a usable backend exists (one that answers a
   probe), else the file store when a key is available, else a clear message
   saying what to do.  The choice and its reason are logged (``secrets.store``).
 
 Keys: a Fernet key from ``idealweek secrets new-key`` (mode 600), or any other
-secret of at least 16 bytes, hashed into one; an empty or short key is refused.
+secret of at least 16 bytes, turned into one with scrypt and a random salt kept
+in the file (files from older versions, hashed with one SHA-256, are read and
+rewritten with scrypt on the next write); an empty or short key is refused.  A
+key file that group or others can read is reported (log warning, ``doctor``).
+A wrong key is never "fixed" by overwriting: the message says to restore the
+key or move ``secrets.enc`` aside and sign in again.
 Read-modify-write of the file is serialised with ``flock`` so the daemon and
 ``idealweek auth import`` do not lose each other's updates.
 
@@ -24,15 +29,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
 from idealweek.errors import UserError
+from idealweek.fsutil import atomic_write, create_new, open_private, private_dir
 from idealweek.log import register_secret_document
 
 log = structlog.get_logger(__name__)
@@ -129,15 +135,53 @@ def keyring_problem() -> str | None:
     return None
 
 
+SCRYPT_HEADER = b"idealweek-secrets:v2:scrypt:"
+"""Files encrypted with a passphrase-like key start with this header and the scrypt salt, then a newline."""
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+
+
+def scrypt_key(secret: bytes, salt: bytes) -> bytes:
+    """A Fernet key derived from ``secret`` with scrypt (the file store and passphrase-encrypted exports)."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    derived = Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(secret)
+    return base64.urlsafe_b64encode(derived)
+
+
 class FileStore:
-    """An encrypted JSON file; unreadable without the key."""
+    """An encrypted JSON file; unreadable without the key.
+
+    A Fernet key (``idealweek secrets new-key``) encrypts the file directly.  Any other key is a
+    passphrase: it goes through scrypt with a random salt kept in the file's first line.  Files
+    written by older versions (one unsalted SHA-256 of such a key) are still read, and rewritten
+    with scrypt on the next write.
+    """
 
     def __init__(self, path: Path, key: bytes, key_source: str) -> None:
+        self.path = path
+        self._raw = _checked_key(key, key_source)
+        self._is_fernet = _is_fernet_key(self._raw)
+        self._derived: dict[bytes, bytes] = {}
+        self._salt: bytes | None = None
+        self._legacy = False
+        """The file on disk still uses the old unsalted key derivation (rewritten on the next write)."""
+        self.description = f"encrypted file {path} (key from {key_source})"
+
+    def _fernet_for(self, salt: bytes | None) -> Any:
         from cryptography.fernet import Fernet
 
-        self.path = path
-        self._fernet = Fernet(_normalise_key(key, key_source))
-        self.description = f"encrypted file {path} (key from {key_source})"
+        if salt is None:
+            return Fernet(self._raw if self._is_fernet else _legacy_key(self._raw))
+        if salt not in self._derived:
+            self._derived[salt] = scrypt_key(self._raw, salt)
+        return Fernet(self._derived[salt])
+
+    def _wrong_key(self) -> UserError:
+        return UserError(
+            f"{self.path}: cannot decrypt the secret store with the configured key (wrong key, or the file is "
+            f"damaged); signing in again cannot help while it is there: move {self.path} aside (then sign in "
+            "again) or restore the key it was written with"
+        )
 
     def _load(self) -> dict[str, str]:
         from cryptography.fernet import InvalidToken
@@ -146,40 +190,44 @@ class FileStore:
             blob = self.path.read_bytes()
         except FileNotFoundError:
             return {}
+        salt: bytes | None = None
+        if blob.startswith(SCRYPT_HEADER):
+            head, _, blob = blob.partition(b"\n")
+            try:
+                salt = base64.urlsafe_b64decode(head[len(SCRYPT_HEADER) :])
+            except ValueError:
+                raise self._wrong_key() from None
         try:
-            data = json.loads(self._fernet.decrypt(blob))
+            data = json.loads(self._fernet_for(salt).decrypt(blob.strip()))
         except (InvalidToken, ValueError):
-            raise UserError(
-                f"{self.path}: cannot decrypt the secret store with the configured key "
-                "(wrong key, or the file is damaged); sign in again or restore the right key"
-            ) from None
+            raise self._wrong_key() from None
+        self._legacy = salt is None and not self._is_fernet
+        self._salt = salt
         if not isinstance(data, dict):
             raise UserError(f"{self.path}: the secret store holds unexpected data")
         return {str(k): str(v) for k, v in data.items()}
 
     def _save(self, data: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        blob = self._fernet.encrypt(json.dumps(data, sort_keys=True).encode("utf-8"))
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".secrets.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        private_dir(self.path.parent)
+        text = json.dumps(data, sort_keys=True).encode("utf-8")
+        if self._is_fernet:
+            blob = self._fernet_for(None).encrypt(text)
+        else:
+            salt = self._salt or os.urandom(16)
+            self._salt = salt
+            blob = SCRYPT_HEADER + base64.urlsafe_b64encode(salt) + b"\n" + self._fernet_for(salt).encrypt(text)
+        atomic_write(self.path, blob)
+        if self._legacy:
+            log.info("secrets.migrated", store=str(self.path), kdf="scrypt")
+            self._legacy = False
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Serialise read-modify-write with other processes (the daemon, ``auth import``)."""
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        private_dir(self.path.parent)
+        fd = open_private(self.path.with_name(self.path.name + ".lock"))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -196,7 +244,7 @@ class FileStore:
         register_secret_document(value)
         with self._locked():
             data = self._load()
-            if data.get(name) == value:
+            if data.get(name) == value and not self._legacy:
                 return
             data[name] = value
             self._save(data)
@@ -209,36 +257,29 @@ class FileStore:
                 self._save(data)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (best effort: not every file system allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 MIN_KEY_BYTES = 16
 
 
-def _normalise_key(raw: bytes, source: str = "the key") -> bytes:
-    """Accept a Fernet key, or any other secret of at least 16 bytes (hashed into one)."""
+def _checked_key(raw: bytes, source: str = "the key") -> bytes:
+    """The key without surrounding white space; an empty or short one is refused."""
     raw = raw.strip()
     if len(raw) < MIN_KEY_BYTES:
         raise UserError(
             f"{source} is {'empty' if not raw else 'too short'}: use at least {MIN_KEY_BYTES} bytes, "
             "best a key made by `idealweek secrets new-key`"
         )
+    return raw
+
+
+def _is_fernet_key(raw: bytes) -> bool:
     try:
-        if len(base64.urlsafe_b64decode(raw)) == 32:
-            return raw
+        return len(base64.urlsafe_b64decode(raw)) == 32
     except ValueError:
-        pass
+        return False
+
+
+def _legacy_key(raw: bytes) -> bytes:
+    """How idealweek ≤ 0.1 turned a non-Fernet key into one (one unsalted SHA-256): read old files only."""
     import hashlib
 
     return base64.urlsafe_b64encode(hashlib.sha256(raw).digest())
@@ -260,9 +301,24 @@ def _file_key(key_file: str, credential: str) -> tuple[bytes, str] | None:
     if key_file:
         p = Path(os.path.expanduser(key_file))
         try:
-            return p.read_bytes(), f"key file {p}"
+            key = p.read_bytes()
         except OSError as exc:
             raise UserError(f"secrets.key_file: cannot read {p}: {exc.strerror or exc}") from None
+        problem = key_file_problem(p)
+        if problem:
+            log.warning("secrets.key_file_readable", path=str(p), problem=problem)
+        return key, f"key file {p}"
+    return None
+
+
+def key_file_problem(path: Path) -> str | None:
+    """Why the key file is not private (group or others may read it), or ``None``."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if mode & 0o077:
+        return f"{path} has mode {mode:o}: group or others can read the key; run `chmod 600 {path}`"
     return None
 
 
@@ -315,7 +371,7 @@ def write_new_key(path: Path) -> None:
     key = generate_key().encode("ascii") + b"\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        create_new(path, key)
     except FileExistsError:
         raise UserError(
             f"{path} exists already; a new key would make the secrets encrypted with the old one unreadable. "
@@ -323,8 +379,3 @@ def write_new_key(path: Path) -> None:
         ) from None
     except OSError as exc:
         raise UserError(f"cannot create {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(path, 0o600)

@@ -9,6 +9,7 @@ ownership is rebuilt from the tags on the events.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,6 +21,7 @@ from pathlib import Path
 import structlog
 
 from idealweek.errors import UserError
+from idealweek.fsutil import make_private, open_private, private_dir
 from idealweek.model import Debt, Event, Interval, OwnedTag, Response, Status
 
 SCHEMA_VERSION = 1
@@ -196,7 +198,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.moved_aside: Path | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
             self.db = self._open()
         except sqlite3.DatabaseError as exc:
@@ -207,6 +209,10 @@ class Store:
 
     # -- opening ------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
+        # Private whatever the umask: SQLite gives the -wal and -shm files the database file's mode.
+        os.close(open_private(self.path))
+        for suffix in ("-wal", "-shm"):
+            make_private(Path(str(self.path) + suffix))
         db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")

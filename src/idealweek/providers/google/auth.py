@@ -88,6 +88,13 @@ def check_token_json(text: str) -> str:
     missing = [k for k in ("refresh_token", "client_id", "client_secret") if not info.get(k)]
     if missing:
         raise UserError(f"this is not an exported Google sign-in: it lacks {', '.join(missing)}")
+    token_uri = info.get("token_uri")
+    if token_uri is not None:
+        from idealweek.http import insecure_reason
+
+        problem = insecure_reason(str(token_uri))
+        if problem:
+            raise UserError(f"this sign-in's token_uri is refused: {problem}")
     return json.dumps(info, sort_keys=True)
 
 

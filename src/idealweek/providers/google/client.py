@@ -2,7 +2,8 @@
 request counting, error classification and retries with truncated exponential backoff.
 
 The client library retries only when asked and ignores ``Retry-After``, so it is
-always called with ``num_retries=0`` and retries happen here: 403
+always called with ``num_retries=0`` and retries happen here, with the shared
+:class:`~idealweek.http.RetryPolicy`: 403
 ``rateLimitExceeded`` / ``userRateLimitExceeded``, 429, 5xx and connection
 errors are retried with jitter, honouring ``Retry-After``; after the retry
 budget a :class:`~idealweek.errors.TransientError` is raised so the next cycle
@@ -11,49 +12,25 @@ tries again.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import json
-import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httplib2
 import structlog
 
+from idealweek.clock import Clock, system_clock
 from idealweek.errors import AuthError, ProviderError, TransientError
+from idealweek.http import READ_TIMEOUT, RETRY_STATUSES, RetryPolicy, parse_retry_after
 from idealweek.providers.base import RequestCounter
 
 log = structlog.get_logger()
 
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Truncated exponential backoff with jitter; ``sleep`` and ``jitter`` are injectable for tests."""
-
-    attempts: int = 5
-    """Tries in all, the first included."""
-    base: float = 1.0
-    cap: float = 16.0
-    max_wait: float = 60.0
-    """A ``Retry-After`` longer than this is not waited for: the error goes up and the next cycle retries."""
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[], float] = random.random
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0)."""
-        if retry_after is not None:
-            return max(0.0, float(retry_after))
-        span = min(self.cap, self.base * (2.0**attempt))
-        return span / 2 + self.jitter() * span / 2
 
 
 class ApiError(ProviderError):
@@ -63,24 +40,6 @@ class ApiError(ProviderError):
         super().__init__(message)
         self.status = status
         self.reason = reason
-
-
-def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date), ``None`` when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now()).total_seconds())
 
 
 def error_details(content: bytes | str | None) -> tuple[str, str]:
@@ -159,7 +118,9 @@ class GoogleClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     counter: RequestCounter = field(default_factory=RequestCounter)
     on_token: Callable[[Any], None] | None = None
-    timeout: float = 30.0
+    timeout: float = READ_TIMEOUT
+    """httplib2's socket timeout: bounds the connect and every read (API calls and token refreshes)."""
+    clock: Clock = system_clock
     service: Any = field(init=False)
     _http: CountingHttp = field(init=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
@@ -204,7 +165,7 @@ class GoogleClient:
                                 f"sign in again with `idealweek auth google {self.account}`"
                             ) from None
                         raise ApiError(f"{what}: HTTP {status} {reason} {message}".rstrip(), status, reason) from None
-                    retry_after = parse_retry_after(exc.resp.get("retry-after"))
+                    retry_after = parse_retry_after(exc.resp.get("retry-after"), self.clock)
                     problem = f"HTTP {status} {reason}".rstrip()
                 except RefreshError as exc:
                     if "invalid_grant" in str(exc):
@@ -226,7 +187,7 @@ class GoogleClient:
                     f"Google {what}: {problem}, still failing after {self.retry.attempts} tries", retry_after
                 )
             wait = self.retry.delay(attempt, retry_after)
-            if wait > self.retry.max_wait:
+            if self.retry.too_long(wait):
                 raise TransientError(f"Google {what}: {problem}; asked to wait {wait:.0f}s", retry_after)
             log.warning("google request failed, retrying", what=what, problem=problem, wait=round(wait, 2))
             self.retry.sleep(wait)
@@ -240,3 +201,6 @@ class GoogleClient:
 def _first_line(exc: BaseException) -> str:
     text = str(exc.args[0]) if exc.args else str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+__all__ = ["ApiError", "CountingHttp", "GoogleClient", "RetryPolicy", "error_details", "parse_retry_after"]
