@@ -176,7 +176,7 @@ def test_scheduler_runs_a_cycle_at_start_and_keepalive_pings(tmp_path: Path) -> 
     svc.start()
     try:
         wait_for(lambda: svc.cycles >= 1, what="the start-up cycle")
-        assert {j.id for j in svc.scheduler.get_jobs()} == {"sync", "daily", "watchdog"}
+        assert {j.id for j in svc.scheduler.get_jobs()} == {"sync", "daily", "digest", "watchdog"}
         sync = svc.scheduler.get_job("sync")
         assert sync.max_instances == 1 and sync.coalesce
     finally:

@@ -95,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     rv.add_argument("--weeks", type=_positive, default=8, metavar="N", help="how many weeks (default 8)")
     rv.add_argument("--html", metavar="FILE", help="write an HTML page with charts")
     rv.add_argument("--json", action="store_true", help="machine-readable output")
+    rvm = rv.add_mutually_exclusive_group()
+    rvm.add_argument("--digest", action="store_true", help="the weekly digest: last week against the 4 before")
+    rvm.add_argument("--compare", action="store_true", help="versions of the ideal week side by side")
+
+    al = sub.add_parser("alerts", parents=[common], help="send a test alert; store a secret of an alert URL")
+    alsub = al.add_subparsers(dest="alerts_command", metavar="ACTION")
+    alsub.required = True
+    alsub.add_parser("test", parents=[common], help="send one test message to every [alerts] URL")
+    als = alsub.add_parser("secret", parents=[common], help="store the value of {secret:NAME} (from stdin or a prompt)")
+    als.add_argument("name")
 
     au = sub.add_parser("auth", parents=[common], help="sign in to an account; move a sign-in to a server")
     ausub = au.add_subparsers(dest="auth_command", metavar="ACTION")
@@ -172,6 +182,9 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
         engine = app.engine(store)
         with _progress("Syncing calendars"):
             report = engine.cycle(force=args.force)
+        from idealweek.alerts.hook import AlertHook
+
+        AlertHook(app.config_path).after_cycle(app.settings, store, report)
         _log_summary(report)
         if not args.quiet:
             print_week(engine, report, ahead=True)
@@ -240,7 +253,7 @@ def cmd_week(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_review(app: App, args: argparse.Namespace) -> int:
-    """``idealweek review [--weeks N] [--html FILE] [--json]``: the recorded figures of past weeks."""
+    """``idealweek review [--weeks N] [--html FILE] [--json] [--digest | --compare]``: figures of past weeks."""
     from datetime import datetime
 
     from idealweek.errors import IdealweekError
@@ -259,6 +272,10 @@ def cmd_review(app: App, args: argparse.Namespace) -> int:
             from idealweek.engine import system_clock
 
             now = system_clock()
+        if args.digest or args.compare:
+            from idealweek.review import digest_or_compare
+
+            return digest_or_compare(app.settings, store, now, args.digest, args.json, args.html)
         rows = review_rows(store, now, app.settings, args.weeks)
         if args.json:
             print(render_json(rows))
@@ -310,6 +327,12 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(app: App, args: argparse.Namespace) -> int:
+    from idealweek.alerts.command import command
+
+    return command(app, args.alerts_command, getattr(args, "name", ""))
+
+
 def cmd_doctor(app: App, args: argparse.Namespace) -> int:
     from idealweek import doctor
 
@@ -325,6 +348,7 @@ COMMANDS: dict[str, Callable[[App, argparse.Namespace], int]] = {
     "auth": cmd_auth,
     "calendars": cmd_calendars,
     "doctor": cmd_doctor,
+    "alerts": cmd_alerts,
 }
 
 

@@ -111,6 +111,10 @@ class Service:
         """Set while a rejected reload leaves the previous config running; cleared by a good reload."""
         self._last: dict[str, object] = {}
         self.cycles = 0
+        from idealweek.alerts.hook import AlertHook
+
+        self.alerts = AlertHook(app.config_path)
+        """Alerts, the digest and experiment records after each writing cycle (issue 19)."""
         self.scheduler = self._make_scheduler()
 
     # -- configuration ------------------------------------------------------------
@@ -144,6 +148,12 @@ class Service:
             self._modify_job("sync", trigger=self._sync_trigger(settings))
         if settings.timezone != old.timezone:
             self._modify_job("daily", trigger=self._daily_trigger(settings))
+        if (settings.timezone, settings.alerts.digest_day, settings.alerts.digest_time) != (
+            old.timezone,
+            old.alerts.digest_day,
+            old.alerts.digest_time,
+        ):
+            self._modify_job("digest", trigger=self._digest_trigger(settings))
         self._config_problem = ""
         self._modify_job("sync", next_run_time=self.clock())
         log.info("reload.accepted", config=str(path), calendars=len(settings.calendars))
@@ -172,6 +182,14 @@ class Service:
 
         return CronTrigger(hour=DAILY_AT[0], minute=DAILY_AT[1], timezone=settings.zone)
 
+    def _digest_trigger(self, settings: cfg.Settings) -> Any:
+        from apscheduler.triggers.cron import CronTrigger
+
+        a = settings.alerts
+        return CronTrigger(
+            day_of_week=a.digest_day, hour=a.digest_time.hour, minute=a.digest_time.minute, timezone=settings.zone
+        )
+
     def _modify_job(self, job_id: str, **changes: Any) -> None:
         """Change a job if it is scheduled (it is not before :meth:`start` or after :meth:`stop`)."""
         from apscheduler.jobstores.base import JobLookupError
@@ -186,6 +204,9 @@ class Service:
         self.scheduler.add_job(self.sync_job, self._sync_trigger(s), id="sync", next_run_time=now)
         self.scheduler.add_job(
             self.daily_job, self._daily_trigger(s), id="daily", next_run_time=now + timedelta(seconds=1)
+        )
+        self.scheduler.add_job(
+            self.digest_job, self._digest_trigger(s), id="digest", next_run_time=now + timedelta(seconds=2)
         )
         wd = self.notifier.watchdog_interval
         if wd is not None:
@@ -294,7 +315,9 @@ class Service:
             if self._stopping:  # a stop requested between the two lines above
                 engine.stop_requested = True
             force, self._force_once = self._force_once, False
-            return engine.cycle(force=force)
+            report = engine.cycle(force=force)
+            self.alerts.after_cycle(s, store, report)
+            return report
         finally:
             self._engine = None
             store.close()
@@ -327,6 +350,10 @@ class Service:
         log.warning("cycle.retry", in_s=round(delay, 1), failures=self._failures)
         if not self._stopping:
             self._modify_job("sync", next_run_time=self.clock() + timedelta(seconds=delay))
+        s = self.current.settings
+        self.alerts.cycle_failed(
+            s, error, self.clock(), lambda: Store(cfg.state_dir(s, self.app.config_path) / "state.sqlite3")
+        )
 
     def daily_job(self) -> list[str]:
         """Finalise the statistics of weeks that have ended."""
@@ -348,6 +375,23 @@ class Service:
         if done:
             log.info("weeks.finalised", weeks=done)
         return done
+
+    def digest_job(self) -> str | None:
+        """The weekly digest at its time (and at start-up when one was due within a day): sent once per week."""
+        if self._stopping:
+            return None
+        with self._work:
+            s = self.current.settings
+            try:
+                folder = cfg.state_dir(s, self.app.config_path)
+                store = Store(folder / "state.sqlite3")
+                try:
+                    return self.alerts.digest_job(s, store, self.clock(), folder)
+                finally:
+                    store.close()
+            except Exception as exc:  # noqa: BLE001 - tried again at the next digest time
+                log.error("digest.failed", error=f"{type(exc).__name__}: {exc}")
+                return None
 
     def keepalive_job(self) -> None:
         """``WATCHDOG=1`` between cycles; withheld while a cycle has been running longer than the watchdog."""

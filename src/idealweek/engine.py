@@ -65,6 +65,8 @@ class CycleReport:
     applied: list[Operation] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     """calendar → error of the read or the writes that failed."""
+    auth_failed: dict[str, str] = field(default_factory=dict)
+    """calendar → the sign-in failure (an ``AuthError``) among ``failed`` (alerts name the fixing command)."""
     calendars_read: int = 0
     events_seen: int = 0
     requests: int = 0
@@ -162,6 +164,8 @@ class Engine:
                 cs = prov.read_changes(store.token(name))
             except (ProviderError, OSError) as exc:
                 report.failed[name] = f"read failed: {exc}"
+                if isinstance(exc, AuthError):
+                    report.auth_failed[name] = str(exc)
                 log.warning("calendar.read_failed", calendar=name, error=str(exc))
                 continue
             if cs.full and not cs.upserts and store.event_count(name) > 0 and not force:
@@ -335,6 +339,8 @@ class Engine:
             except (TransientError, AuthError, ProviderError, OSError) as exc:
                 blocked.add(op.calendar)
                 report.failed[op.calendar] = f"write failed: {exc}"
+                if isinstance(exc, AuthError):
+                    report.auth_failed[op.calendar] = str(exc)
                 log.warning("write.failed", calendar=op.calendar, key=op.key, error=str(exc))
 
     def _create(self, prov: Provider, desired: DesiredEvent, now: datetime, report: CycleReport) -> None:

@@ -265,3 +265,34 @@ def render_html(rows: Sequence[ReviewRow], title: str = "idealweek review") -> s
         "<p><small>* this week so far. Figures as recorded while each week ran.</small></p>"
         "</body></html>\n"
     )
+
+
+def digest_or_compare(
+    settings: Settings, store: Store, now: datetime, digest: bool, as_json: bool, html: str | None
+) -> int:
+    """``review --digest`` (the weekly look back) and ``review --compare`` (versions side by side); read only."""
+    from pathlib import Path
+
+    if digest:
+        from idealweek import digest as dg
+
+        d = dg.build_digest(store, settings, now)
+        if as_json:
+            print(json.dumps({**asdict(d), "lines": [asdict(x) for x in dg.lines(d)]}, indent=2))
+        elif html:
+            Path(html).write_text(dg.render_html(d), encoding="utf-8")
+            print(f"wrote {html}")
+        else:
+            print(dg.render_text(d))
+        return 0
+    from idealweek import experiments as ex
+
+    stats = ex.compare_from_store(store, settings, now)
+    if as_json:
+        print(ex.render_json(stats))
+    elif html:
+        Path(html).write_text(ex.render_html(stats), encoding="utf-8")
+        print(f"wrote {html}")
+    else:
+        print(ex.render_text(stats))
+    return 0

@@ -24,7 +24,7 @@ from idealweek.errors import UserError
 from idealweek.fsutil import make_private, open_private, private_dir
 from idealweek.model import Debt, Event, Interval, OwnedTag, Response, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 log = structlog.get_logger(__name__)
 
 _MIGRATIONS: dict[int, str] = {
@@ -56,6 +56,19 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (key, debt_id));
     CREATE TABLE IF NOT EXISTS weeks (week TEXT PRIMARY KEY, data TEXT NOT NULL, updated TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS cycles (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, data TEXT NOT NULL);
+    """,
+    2: """
+    CREATE TABLE IF NOT EXISTS alerts_sent (
+        subject TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
+        attempts INTEGER NOT NULL, at TEXT NOT NULL, PRIMARY KEY (subject, channel));
+    CREATE TABLE IF NOT EXISTS versions (
+        version TEXT PRIMARY KEY, name TEXT NOT NULL, definition TEXT NOT NULL, first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS week_versions (
+        week TEXT NOT NULL, version TEXT NOT NULL, cycles INTEGER NOT NULL, PRIMARY KEY (week, version));
+    CREATE TABLE IF NOT EXISTS week_losses (week TEXT PRIMARY KEY, data TEXT NOT NULL, updated TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS signins (
+        account TEXT NOT NULL, fingerprint TEXT NOT NULL, first_seen TEXT NOT NULL, PRIMARY KEY (account, fingerprint));
     """,
 }
 
@@ -490,3 +503,65 @@ class Store:
     def add_cycle(self, at: datetime, data: Mapping[str, object]) -> None:
         self.db.execute("INSERT INTO cycles (at, data) VALUES (?, ?)", (_ts(at), json.dumps(data, sort_keys=True)))
         self.db.execute("DELETE FROM cycles WHERE id <= (SELECT MAX(id) - 1000 FROM cycles)")
+
+    # -- alerts and experiments (issue 19) ----------------------------------------
+    def alert_state(self, subject: str, channel: str) -> tuple[str, int, datetime] | None:
+        """(state, attempts, at) of one alert on one channel, or None when it was never tried."""
+        row = self.db.execute(
+            "SELECT state, attempts, at FROM alerts_sent WHERE subject=? AND channel=?", (subject, channel)
+        ).fetchone()
+        return (str(row[0]), int(row[1]), _dt(row[2])) if row else None
+
+    def set_alert_state(self, subject: str, channel: str, kind: str, state: str, attempts: int, now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO alerts_sent VALUES (?,?,?,?,?,?)",
+            (subject, channel, kind, state, attempts, _ts(now)),
+        )
+
+    def forget_alerts(self, subject: str) -> int:
+        """Forget an alert's subject (the condition ended: a new one alerts again); returns rows removed."""
+        return self.db.execute("DELETE FROM alerts_sent WHERE subject=?", (subject,)).rowcount
+
+    def alerts_sent(self) -> list[tuple[str, str, str, str]]:
+        """(subject, channel, kind, state) of every alert tried, oldest first."""
+        rows = self.db.execute("SELECT subject, channel, kind, state FROM alerts_sent ORDER BY at, subject, channel")
+        return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]
+
+    def note_version(self, week: str, version: str, name: str, definition: str, now: datetime) -> None:
+        """One writing cycle ran in ``week`` with the ideal week ``version`` in force."""
+        self.db.execute(
+            "INSERT INTO versions VALUES (?,?,?,?,?) ON CONFLICT(version) DO UPDATE SET name=?, last_seen=?",
+            (version, name, definition, _ts(now), _ts(now), name, _ts(now)),
+        )
+        self.db.execute(
+            "INSERT INTO week_versions VALUES (?,?,1) ON CONFLICT(week, version) DO UPDATE SET cycles=cycles+1",
+            (week, version),
+        )
+
+    def versions(self) -> dict[str, tuple[str, datetime]]:
+        """version → (name, first seen)."""
+        rows = self.db.execute("SELECT version, name, first_seen FROM versions")
+        return {str(v): (str(n), _dt(f)) for v, n, f in rows}
+
+    def week_versions(self) -> dict[str, dict[str, int]]:
+        """week → {version: writing cycles that week}."""
+        out: dict[str, dict[str, int]] = {}
+        for w, v, n in self.db.execute("SELECT week, version, cycles FROM week_versions"):
+            out.setdefault(str(w), {})[str(v)] = int(n)
+        return out
+
+    def save_week_losses(self, week: str, data: object, now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO week_losses VALUES (?,?,?)", (week, json.dumps(data, sort_keys=True), _ts(now))
+        )
+
+    def week_losses(self) -> dict[str, list[dict[str, object]]]:
+        return {str(w): json.loads(d) for w, d in self.db.execute("SELECT week, data FROM week_losses")}
+
+    def signin_first_seen(self, account: str, fingerprint: str, now: datetime) -> datetime:
+        """When a writing cycle first saw this sign-in of ``account`` (recorded now if never)."""
+        self.db.execute("INSERT OR IGNORE INTO signins VALUES (?,?,?)", (account, fingerprint, _ts(now)))
+        row = self.db.execute(
+            "SELECT first_seen FROM signins WHERE account=? AND fingerprint=?", (account, fingerprint)
+        ).fetchone()
+        return _dt(row[0])

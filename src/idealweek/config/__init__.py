@@ -7,7 +7,9 @@ settings; ``load`` reads TOML and renders every problem with its key path;
 
 from idealweek.config.load import json_schema, load, loads
 from idealweek.config.model import (
+    SECRET_REF,
     Account,
+    Alerts,
     CalDavAccount,
     CalendarConfig,
     CatchUp,
@@ -19,6 +21,7 @@ from idealweek.config.model import (
     Mirror,
     OutlookAccount,
     ProtectRule,
+    QuietHours,
     Safety,
     Secrets,
     Settings,
@@ -40,8 +43,10 @@ from idealweek.config.types import (
 )
 
 __all__ = [
+    "SECRET_REF",
     "WEEKDAYS",
     "Account",
+    "Alerts",
     "CalDavAccount",
     "CalendarConfig",
     "CatchUp",
@@ -56,6 +61,7 @@ __all__ = [
     "Mirror",
     "OutlookAccount",
     "ProtectRule",
+    "QuietHours",
     "Safety",
     "Secrets",
     "Settings",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -291,6 +292,55 @@ class Log(_Model):
     format: Literal["auto", "console", "json"] = "auto"
 
 
+SECRET_REF = re.compile(r"\{secret:([A-Za-z0-9_.-]+)\}")
+"""``{secret:NAME}`` in an alert URL: the value of ``alert:NAME`` from the secret store."""
+
+
+class QuietHours(_Model):
+    """No alerts between ``start`` and ``end`` (local time; past midnight when end < start)."""
+
+    start: Clock = time(21)
+    end: Clock = time(7)
+
+
+class Alerts(_Model):
+    """``[alerts]``: what idealweek tells you unasked, and through which channels (apprise URLs)."""
+
+    urls: tuple[str, ...] = ()
+    """Apprise URLs (ntfy://, gotify://, mailto://, tgram://, matrix://, json:// …); write a secret in one as
+    ``{secret:NAME}`` and store it with ``idealweek alerts secret NAME``."""
+    include_titles: bool = False
+    """Put event titles (meetings, personal events, protect rule titles) in alerts; off by default."""
+    quiet_hours: QuietHours | Literal[False] = QuietHours()
+    """No alerts in these hours except sign-in failures (held until they end); ``false`` for none."""
+    violations: bool = True
+    """A meeting on a ``hard`` block (a boundary violation), as soon as it is seen."""
+    debt: bool = True
+    """Debt that became overdue, or that cannot be placed before its deadline."""
+    signin: bool = True
+    """A sign-in that failed, or (``google_testing``) that will expire soon."""
+    google_testing: tuple[str, ...] = ()
+    """Google accounts whose OAuth app is in "Testing" status: their sign-in expires after 7 days."""
+    signin_warn_before: Duration = timedelta(days=1)
+    daemon_failing: bool = True
+    daemon_failing_after: Duration = timedelta(minutes=30)
+    """Alert when every cycle has failed for this long."""
+    digest: bool = True
+    """The weekly look back, through the same channels (also written as digest.html in the state directory)."""
+    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sun"
+    digest_time: Clock = time(18)
+
+    @model_validator(mode="after")
+    def _check(self) -> Alerts:
+        for i, url in enumerate(self.urls):
+            rest = SECRET_REF.sub("", url)
+            if "{" in rest or "}" in rest:
+                raise ValueError(f"urls[{i}]: write a secret as {{secret:NAME}} (letters, digits, _ . -)")
+            if "://" not in url:
+                raise ValueError(f"urls[{i}]: not an apprise URL (expected SCHEME://…, e.g. ntfy://host/topic)")
+        return self
+
+
 class Settings(_Model):
     """The whole configuration file."""
 
@@ -304,6 +354,9 @@ class Settings(_Model):
     safety: Safety = Safety()
     secrets: Secrets = Secrets()
     log: Log = Log()
+    alerts: Alerts = Alerts()
+    experiment: str = ""
+    """Name of this version of the ideal week (``review --compare`` groups weeks by version)."""
     categories: dict[str, Category] = {}
     protect: tuple[ProtectRule, ...] = ()
     accounts: dict[str, Account] = {}
@@ -346,6 +399,9 @@ class Settings(_Model):
                     )
             if cal.category and cal.category not in self.categories:
                 problems.append(_unknown(f"calendars.{name}.category", cal.category, self.categories, "category"))
+        for i, testing in enumerate(self.alerts.google_testing):
+            if testing not in self.accounts or self.accounts[testing].provider != "google":
+                problems.append(_unknown(f"alerts.google_testing[{i}]", testing, self.accounts, "Google account"))
         if problems:
             raise ValueError("\n".join(problems))
         return self
