@@ -106,7 +106,8 @@ class LateDebt:
 def plan_facts(plan: object, now: datetime) -> tuple[list[BlockHit], list[LateDebt]]:
     """The facts of a planner result that alerts are about (``plan`` is a ``planner.Plan``)."""
     intrusions = getattr(plan, "intrusions", ())
-    meetings = {ev.uid: ev for ev in getattr(plan, "meetings", ())}
+    # intrusions name their meetings ``calendar:uid``
+    meetings = {f"{ev.calendar}:{ev.uid}": ev for ev in getattr(plan, "meetings", ())}
     hits: list[BlockHit] = []
     for it in intrusions:
         b = it.block

@@ -8,7 +8,7 @@ from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from idealweek.config.types import Clock, Days, Duration, Zone, format_duration, system_zone
 from idealweek.model import Policy, Role
@@ -296,6 +296,18 @@ SECRET_REF = re.compile(r"\{secret:([A-Za-z0-9_.-]+)\}")
 """``{secret:NAME}`` in an alert URL: the value of ``alert:NAME`` from the secret store."""
 
 
+def _check_alert_url(url: str) -> str:
+    rest = SECRET_REF.sub("", url)
+    if "{" in rest or "}" in rest:
+        raise ValueError("write a secret as {secret:NAME} (letters, digits, _ . -)")
+    if "://" not in url:
+        raise ValueError("not an apprise URL (expected SCHEME://…, e.g. ntfy://host/topic)")
+    return url
+
+
+AlertUrl = Annotated[str, AfterValidator(_check_alert_url)]
+
+
 class QuietHours(_Model):
     """No alerts between ``start`` and ``end`` (local time; past midnight when end < start)."""
 
@@ -306,7 +318,7 @@ class QuietHours(_Model):
 class Alerts(_Model):
     """``[alerts]``: what idealweek tells you unasked, and through which channels (apprise URLs)."""
 
-    urls: tuple[str, ...] = ()
+    urls: tuple[AlertUrl, ...] = ()
     """Apprise URLs (ntfy://, gotify://, mailto://, tgram://, matrix://, json:// …); write a secret in one as
     ``{secret:NAME}`` and store it with ``idealweek alerts secret NAME``."""
     include_titles: bool = False
@@ -329,16 +341,6 @@ class Alerts(_Model):
     """The weekly look back, through the same channels (also written as digest.html in the state directory)."""
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sun"
     digest_time: Clock = time(18)
-
-    @model_validator(mode="after")
-    def _check(self) -> Alerts:
-        for i, url in enumerate(self.urls):
-            rest = SECRET_REF.sub("", url)
-            if "{" in rest or "}" in rest:
-                raise ValueError(f"urls[{i}]: write a secret as {{secret:NAME}} (letters, digits, _ . -)")
-            if "://" not in url:
-                raise ValueError(f"urls[{i}]: not an apprise URL (expected SCHEME://…, e.g. ntfy://host/topic)")
-        return self
 
 
 class Settings(_Model):
