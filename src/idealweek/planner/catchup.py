@@ -9,7 +9,8 @@ Steps, each a small function over explicit values:
    still owed: a block whose debt shrank is shortened (to no less than ``min_block``) or removed;
 5. a block left paying less than ``min_block`` hands its minutes to a sibling that can grow;
 6. a debt that grew extends a block that pays it (or absorbs its rounding) when the slot allows;
-7. what is still owed is placed in new blocks (:mod:`idealweek.planner.place`).
+7. what is still owed is placed in new blocks (:mod:`idealweek.planner.place`);
+8. steps 5-7 repeat until nothing changes, so the plan is a fixed point (idempotence).
 """
 
 from __future__ import annotations
@@ -52,11 +53,18 @@ def catch_up(
     use = DayUse(ctx)
     for m in live:
         use.add(m.category, m.interval)
-    kept = keep_valid(ctx, needs, free, use, owned_makeups)
-    kept = fold_small(ctx, needs, free, use, kept)
-    grow(ctx, needs, free, use, kept)
-    new = place_owed(ctx, list(needs.values()), free, use, tomb_starts(ctx))
-    live += kept + new
+    movable = keep_valid(ctx, needs, free, use, owned_makeups)
+    tombs = tomb_starts(ctx)
+    # Until nothing changes: fold small blocks into siblings, grow blocks for debts that grew, place
+    # the rest.  The result is a fixed point, so planning again on it changes nothing (idempotence).
+    while True:
+        changed = fold_small(ctx, needs, free, use, movable)
+        changed = grow(ctx, needs, free, use, movable) or changed
+        new = place_owed(ctx, list(needs.values()), free, use, tombs)
+        movable += new
+        if not (changed or new):
+            break
+    live += movable
     states, unattached = debt_states(ctx, needs, live)
     return [m.desired(ctx) for m in live], states, unattached
 
@@ -131,37 +139,41 @@ def keep_valid(
     return kept
 
 
-def fold_small(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse, kept: list[Makeup]) -> list[Makeup]:
-    """A kept block paying less than ``min_block`` hands its minutes to a sibling that can grow by them."""
-    out = list(kept)
-    for m in kept:
+def fold_small(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse, blocks: list[Makeup]) -> bool:
+    """A block paying less than ``min_block`` hands its minutes to a sibling that can grow by them.
+    Returns whether a block was folded (``blocks`` loses it)."""
+    changed = False
+    for m in list(blocks):
         if m.owed >= minutes(ctx.rule(m.category).min_block):
             continue
         give_back(free, m.category, m.interval)
         use.remove(m.category, m.interval)
         debts = [needs[did].debt for did in m.pays]
-        for h in out:
+        for h in blocks:
             if h is m or h.category != m.category:
                 continue
             if extend(ctx, free, use, h, m.owed, debts):
                 for did, mins in m.pays.items():
                     h.pays[did] = h.pays.get(did, 0) + mins
-                out.remove(m)
+                blocks.remove(m)
+                changed = True
                 break
         else:
             take(free, m.interval)
             use.add(m.category, m.interval)
-    return out
+    return changed
 
 
-def grow(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse, kept: list[Makeup]) -> None:
-    """A debt that grew is paid by a block already booked: its rounding first, then by extending it."""
+def grow(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse, blocks: list[Makeup]) -> bool:
+    """A debt that grew is paid by a block already booked: its rounding first, then by extending it.
+    Returns whether any block now pays more."""
+    changed = False
     for n in sorted(needs.values(), key=debt_order):
         if n.remaining <= 0:
             continue
         did = n.debt.id
         candidates = sorted(
-            (h for h in kept if h.category == n.debt.category and h.start >= n.debt.earliest),
+            (h for h in blocks if h.category == n.debt.category and h.start >= n.debt.earliest),
             key=lambda h: (did not in h.pays, h.start),
         )
         for h in candidates:
@@ -171,12 +183,15 @@ def grow(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse, kept:
             if spare > 0:
                 h.pays[did] = h.pays.get(did, 0) + spare
                 n.scheduled += spare
+                changed = True
             rem = n.remaining
             if rem > 0 and extend(ctx, free, use, h, rem, [n.debt]):
                 h.pays[did] = h.pays.get(did, 0) + rem
                 n.scheduled += rem
+                changed = True
             if n.remaining <= 0:
                 break
+    return changed
 
 
 def extend(ctx: Ctx, free: FreeTime, use: DayUse, h: Makeup, by: int, debts: Sequence[Debt]) -> bool:
