@@ -160,3 +160,22 @@ def test_the_license_is_an_spdx_string() -> None:
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["license"] == "MIT"
+
+
+def test_a_mistyped_vdir_folder_is_a_config_error(tmp_path: Path) -> None:
+    """A vdir folder that does not exist fails `config check` and `run --once` (exit 2, key and path named,
+    nothing created); with `create = true` it is created and written."""
+    config = demo_copy(tmp_path)
+    text = config.read_text()
+    assert 'path = "calendars/home"' in text
+    config.write_text(text.replace('path = "calendars/home"', 'path = "calendars/hmoe"'))
+    for cmd in (["config", "check"], ["run", "--once", "--quiet"], ["doctor"]):
+        done = idealweek(*cmd, "--config", str(config))
+        assert done.returncode == 2, (cmd, done.stdout, done.stderr)
+        assert "calendars.home.path" in done.stderr and str(tmp_path / "calendars" / "hmoe") in done.stderr
+        assert "did you mean 'calendars/home'?" in done.stderr and "create = true" in done.stderr
+    assert not (tmp_path / "calendars" / "hmoe").exists()
+    config.write_text(text.replace('path = "calendars/home"', 'path = "calendars/hmoe"\ncreate = true'))
+    done = idealweek("run", "--once", "--quiet", "--config", str(config), "--log-level", "error")
+    assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "calendars" / "hmoe").glob("*.ics"))

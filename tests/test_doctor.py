@@ -93,6 +93,18 @@ def test_missing_calendar_file_fails(tmp_path: Path) -> None:
     assert lines[-1] == "1 check(s) failed"
 
 
+def test_an_empty_meetings_calendar_is_a_warning(tmp_path: Path) -> None:
+    """A meetings calendar without any event passes with WARN (a wrong path looks just like it); exit 0."""
+    config = demo_copy(tmp_path)
+    for f in (tmp_path / "calendars" / "work").glob("*.ics"):
+        f.unlink()
+    code, lines = run_doctor(config)
+    assert code == 0, lines
+    work = line(lines, "calendar work (vdir)")
+    assert work.startswith("WARN") and "no events" in work
+    assert line(lines, "calendar home (vdir)").startswith("PASS")  # not a meetings calendar
+
+
 def test_corrupt_state_database_fails_and_is_left_alone(tmp_path: Path) -> None:
     """A damaged state database fails the check and the doctor does not move or change it."""
     config = demo_copy(tmp_path)

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -250,8 +250,8 @@ def _calendars(app: App, timeout: float) -> Iterator[Check]:
         if cal.source == "vdir":
             path = cfg.resolve_path(app.config_path, cal.path)
             if not path.is_dir():
-                if writable and _creatable(path):
-                    yield Check(label, True, f"{path} does not exist yet; it will be created")
+                if cal.create and writable and _creatable(path):
+                    yield Check(label, True, f"{path} does not exist yet; it will be created (create = true)")
                 else:
                     yield Check(label, False, f"{path} is not a folder")
             elif not os.access(path, os.R_OK | os.X_OK):
@@ -260,13 +260,25 @@ def _calendars(app: App, timeout: float) -> Iterator[Check]:
                 yield Check(label, False, f"{path} is not writable, but roles {', '.join(cal.roles)} write to it")
             else:
                 n = sum(1 for _ in path.glob("*.ics"))
-                yield Check(label, True, f"{path} {'read-write' if writable else 'readable'}, {n} files")
+                detail = f"{path} {'read-write' if writable else 'readable'}, {n} files"
+                yield _maybe_empty(label, cal.roles, n == 0, detail)
         elif cal.source == "ics" and cal.path:
             path = cfg.resolve_path(app.config_path, cal.path)
             ok = path.is_file() and os.access(path, os.R_OK)
-            yield Check(label, ok, f"{path} {'readable' if ok else 'missing or unreadable'}")
+            if not ok:
+                yield Check(label, False, f"{path} missing or unreadable")
+            else:
+                empty = b"BEGIN:VEVENT" not in path.read_bytes().upper()
+                yield _maybe_empty(label, cal.roles, empty, f"{path} readable")
         elif cal.source == "ics":
             yield Check(label, *_fetch(cal.url, timeout))
+
+
+def _maybe_empty(label: str, roles: Sequence[Role], empty: bool, detail: str) -> Check:
+    """An empty ``meetings`` calendar passes with a warning: a wrong path or id would look just like it."""
+    if empty and Role.MEETINGS in roles:
+        return Check(label, True, f"{detail}; no events: nothing can intrude (is this the right calendar?)", warn=True)
+    return Check(label, True, detail)
 
 
 def _creatable(path: Path) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from idealweek.config.model import Account, CalDavAccount, GoogleAccount, OutlookAccount, Settings
+from idealweek.config.paths import resolve_path
 from idealweek.errors import ConfigError
 
 
@@ -30,7 +31,38 @@ def load(path: Path) -> Settings:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start})"]) from None
-    return loads(text, str(path))
+    settings = loads(text, str(path))
+    problems = missing_folders(settings, path)
+    if problems:
+        raise ConfigError(str(path), problems)
+    return settings
+
+
+def missing_folders(settings: Settings, path: Path) -> list[str]:
+    """A vdir folder that does not exist is a mistake (a typo) unless the calendar says ``create = true``."""
+    problems: list[str] = []
+    for name, cal in settings.calendars.items():
+        if cal.source != "vdir" or cal.create:
+            continue
+        folder = resolve_path(path, cal.path)
+        if folder.is_dir():
+            continue
+        if folder.exists():
+            problems.append(f"calendars.{name}.path: {folder} is not a folder")
+            continue
+        hint = ""
+        try:
+            siblings = [p.name for p in folder.parent.iterdir() if p.is_dir()]
+        except OSError:
+            siblings = []
+        close = difflib.get_close_matches(folder.name, siblings, n=1)
+        if close:
+            hint = f" (did you mean {str(Path(cal.path).parent / close[0])!r}?)"
+        problems.append(
+            f"calendars.{name}.path: folder {folder} does not exist{hint}; correct the path, create the folder, "
+            "or set create = true"
+        )
+    return problems
 
 
 def loads(text: str, name: str = "<config>") -> Settings:

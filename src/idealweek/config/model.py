@@ -43,7 +43,7 @@ class Window(_Model):
     def _next_day_end(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("end"), str) and data["end"].strip().startswith("+"):
             if data.get("overnight") is False:
-                raise ValueError(f'end {data["end"]!r} says overnight but overnight = false')
+                raise ValueError(f"end {data['end']!r} says overnight but overnight = false")
             return {**data, "end": data["end"].strip()[1:], "overnight": True}
         return data
 
@@ -257,6 +257,9 @@ class CalendarConfig(_Model):
     policy: Policy = Policy.HARD
     """For ``personal`` calendars: what an intrusion into one of its events means."""
     shared: bool = False
+    create: bool = False
+    """For ``vdir``: create the folder when it does not exist.  Without it a missing folder is an error, so a
+    mistyped path cannot start a new, empty calendar (or silently mean "no meetings")."""
 
     @model_validator(mode="after")
     def _check(self) -> CalendarConfig:
@@ -264,6 +267,8 @@ class CalendarConfig(_Model):
             raise ValueError("roles must name at least one of meetings, personal, blocks, focus, mirror")
         if self.source == "vdir" and not self.path:
             raise ValueError("a vdir calendar needs path")
+        if self.create and self.source != "vdir":
+            raise ValueError("create applies to vdir calendars only")
         if self.source == "ics":
             if bool(self.path) == bool(self.url):
                 raise ValueError("an ics calendar needs exactly one of path or url")

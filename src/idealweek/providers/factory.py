@@ -26,7 +26,9 @@ def make_provider(settings: Settings, config_path: Path, name: str, secrets: Sec
     if cal.source == "vdir":
         from idealweek.providers.vdir import VdirProvider
 
-        return VdirProvider(name, resolve_path(config_path, cal.path), writable=writable, zone=settings.zone)
+        return VdirProvider(
+            name, resolve_path(config_path, cal.path), writable=writable, zone=settings.zone, create_folder=cal.create
+        )
     if cal.source == "ics":
         from idealweek.providers.ics import IcsProvider
 

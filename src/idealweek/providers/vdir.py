@@ -84,10 +84,13 @@ class VdirProvider:
         *,
         window: Window | None = None,
         clock: Clock = system_clock,
+        create_folder: bool = True,
     ) -> None:
         self.name = name
         self.path = Path(path)
         self.writable = writable
+        self.create_folder = create_folder
+        """Create a missing folder (the config's ``create = true``); otherwise a missing folder is an error."""
         self.zone = zone or ZoneInfo("UTC")
         self.window = window
         self.clock = clock
@@ -96,7 +99,7 @@ class VdirProvider:
         self._files_window: Window | None = None
         self._uids: dict[tuple[str, str], frozenset[str]] = {}
         """(file name, sha) -> the uids that content gave, for computing removals."""
-        if writable:
+        if writable and create_folder:
             self._ensure_folder()
 
     # -- helpers ------------------------------------------------------------
@@ -110,7 +113,7 @@ class VdirProvider:
         return self.window if self.window is not None else default_window(self.clock())
 
     def _listing(self) -> dict[str, os.stat_result]:
-        if self.writable and not self.path.exists():
+        if self.writable and self.create_folder and not self.path.exists():
             self._ensure_folder()
         try:
             entries = list(os.scandir(self.path))
