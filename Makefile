@@ -46,7 +46,8 @@ chromium:
 		echo "could not install chromium: the browser tests will be skipped"; \
 	else echo "chromium is not installed and we are not root: the browser tests will be skipped"; fi
 
-# README pictures from the demo data (with a few weeks of seeded history): docs/week.png, docs/review.png
+# README pictures from the demo data (with a few weeks of seeded history): docs/week.png, docs/review.png,
+# docs/compare.png
 SHOTS = $(or $(TMPDIR),/tmp)/idealweek-shots
 screenshots: $(STAMP) chromium
 	rm -rf $(SHOTS)
@@ -55,6 +56,8 @@ screenshots: $(STAMP) chromium
 	$(BIN)/idealweek review --config $(SHOTS)/run/config.toml --log-level warning --html $(SHOTS)/review.html
 	$(BIN)/python demo/screenshot.py $(SHOTS)/week.html docs/week.png 1120 900
 	$(BIN)/python demo/screenshot.py $(SHOTS)/review.html docs/review.png 1000 900
+	$(BIN)/idealweek review --compare --config $(SHOTS)/run/config.toml --log-level warning --html $(SHOTS)/compare.html
+	$(BIN)/python demo/screenshot.py $(SHOTS)/compare.html docs/compare.png 1160 820
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -8,6 +8,11 @@ with an injected clock: one every evening from WEEKS weeks ago until now,
 finalising ended weeks as the daemon's daily job does.
 Along the way the "user" deletes one make-up block (waived debt).  The
 repository's demo files are never touched.
+
+Two versions of the ideal week, for ``idealweek review --compare``: the
+first half of the weeks run the demo config as it is; from the middle week on
+the weekday family evenings are ``hard`` and the config names the experiment
+``evenings-hard``.
 """
 
 from __future__ import annotations
@@ -56,10 +61,22 @@ def add_late_meetings(run: Path, monday: date) -> None:
         (work / f"seed-{n}.ics").write_text(text.replace("\n", "\r\n"), encoding="utf-8")
 
 
+EXPERIMENT = "evenings-hard"
+
+
+def second_version(text: str) -> str:
+    """The demo config with the weekday family evenings ``hard``, named ``evenings-hard``."""
+    rule = 'days = "mon-fri"\nstart = "17:00"\nend = "19:00"\ncategory = "family"\npolicy = "catch-up"'
+    assert rule in text, "demo/config.toml changed: update second_version()"
+    text = text.replace(rule, rule.replace('"catch-up"', '"hard"'), 1)
+    return text.replace("\n[catch_up]", f'experiment = "{EXPERIMENT}"\n\n[catch_up]', 1)
+
+
 def seed(run: Path, weeks: int = 6, now: datetime | None = None) -> int:
     """Prepare ``run`` and record ``weeks`` weeks of history; returns the number of cycles run."""
     from idealweek import config as cfg
     from idealweek import log
+    from idealweek.alerts.hook import AlertHook
     from idealweek.engine import Engine, system_clock
     from idealweek.providers.factory import make_provider
     from idealweek.store import Store
@@ -86,20 +103,26 @@ def seed(run: Path, weeks: int = 6, now: datetime | None = None) -> int:
     cycles = 0
     deleted = False
     day = monday - timedelta(days=7 * weeks)
+    switch = monday - timedelta(days=7 * (weeks // 2))
+    hook = AlertHook(path)  # records the version of the ideal week, as writing cycles do
     try:
         while True:
             t = local_instant(day, time(21, 30), zone)
             if t > now:
                 break
+            if day == switch:
+                path.write_text(second_version(path.read_text(encoding="utf-8")), encoding="utf-8")
+                settings = cfg.load(path)
+                engine.settings = settings
             clock_at[0] = t
-            engine.cycle()
-            finalise_weeks(store, zone, t)  # what the daemon's daily job does
+            finalise_weeks(store, zone, t - timedelta(hours=21))  # what the daemon's daily job does at 00:05
+            hook.after_cycle(settings, store, engine.cycle())
             cycles += 1
             if not deleted and day >= monday - timedelta(days=7 * 3):
                 deleted = _delete_one_makeup(run, t)
             day += timedelta(days=1)
         clock_at[0] = now
-        engine.cycle()
+        hook.after_cycle(settings, store, engine.cycle())
         cycles += 1
     finally:
         store.close()

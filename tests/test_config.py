@@ -110,6 +110,7 @@ def _models(model: type, prefix: str = "") -> list[tuple[str, type]]:
         ("mirror", c.Mirror),
         ("safety", c.Safety),
         ("secrets", c.Secrets),
+        ("alerts", c.Alerts),
         ("log", c.Log),
         ("categories", c.Category),
         ("protect", c.ProtectRule),

@@ -293,7 +293,7 @@ def lines(d: Digest) -> list[Line]:
 
 
 def _week_span(week: str, zone: ZoneInfo) -> str:
-    start = week_start_from_label(week, zone)
+    start = week_start_from_label(week, zone).astimezone(zone)
     end = start + timedelta(days=6)
     return f"{start:%a %d %b} – {end:%a %d %b}"
 

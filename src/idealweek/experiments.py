@@ -30,9 +30,6 @@ if TYPE_CHECKING:
     from idealweek.review import ReviewRow
     from idealweek.store import Store
 
-UNKNOWN = "unrecorded"
-"""The group of weeks from before versions were recorded."""
-
 
 def definition(settings: Settings) -> str:
     """The canonical JSON of what defines a version of the ideal week."""
@@ -100,20 +97,29 @@ def week_version(counts: Mapping[str, int]) -> tuple[str, bool]:
     return best, len(counts) > 1
 
 
+@dataclass(frozen=True)
+class Comparison:
+    versions: tuple[VersionStats, ...]
+    unrecorded: tuple[str, ...] = ()
+    """Weeks with figures but no writing cycle that noted a version (before idealweek recorded versions, or
+    the week before the first run): left out."""
+
+
 def compare(
     rows: Sequence[ReviewRow],
     week_versions: Mapping[str, Mapping[str, int]],
     names: Mapping[str, tuple[str, datetime]],
-) -> list[VersionStats]:
+) -> Comparison:
     """Group ``rows`` (complete weeks) by version; versions ordered by their first week."""
     groups: dict[str, list[ReviewRow]] = {}
     mixed: dict[str, list[str]] = {}
+    unrecorded: list[str] = []
     for r in rows:
         counts = week_versions.get(r.week)
         if not counts:
-            v, mix = UNKNOWN, False
-        else:
-            v, mix = week_version(counts)
+            unrecorded.append(r.week)
+            continue
+        v, mix = week_version(counts)
         groups.setdefault(v, []).append(r)
         if mix:
             mixed.setdefault(v, []).append(r.week)
@@ -125,12 +131,10 @@ def compare(
     out: list[VersionStats] = []
     for v, rs in sorted(groups.items(), key=lambda kv: min(r.week for r in kv[1])):
         name = names.get(v, ("", datetime.min))[0]
-        if v == UNKNOWN:
-            label = "before recording"
-        elif name:
+        if name:
             label = name if name_count[name] == 1 else f"{name} ({v})"
         else:
-            label = v
+            label = f"{v} (unnamed)"
         t = {
             key: sum(int(getattr(r, key)) for r in rs)
             for key in (
@@ -164,10 +168,10 @@ def compare(
                 totals=t,
             )
         )
-    return out
+    return Comparison(tuple(out), tuple(unrecorded))
 
 
-def compare_from_store(store: Store, settings: Settings, now: datetime) -> list[VersionStats]:
+def compare_from_store(store: Store, settings: Settings, now: datetime) -> Comparison:
     """Every recorded week that has ended, grouped by version."""
     from idealweek.review import ReviewRow
 
@@ -189,13 +193,24 @@ def _fmt(key: str, value: float | None) -> str:
     return f"{value:.1f}"
 
 
-def render_text(stats: Sequence[VersionStats]) -> str:
+def _left_out(c: Comparison) -> str:
+    n = len(c.unrecorded)
+    if not n:
+        return ""
+    return (
+        f"{n} week{'s' if n > 1 else ''} without a recorded version left out ({', '.join(c.unrecorded)}): "
+        "no writing cycle ran in it, or it is from before idealweek recorded versions."
+    )
+
+
+def render_text(c: Comparison) -> str:
     """Versions side by side: one column per version, one line per figure."""
+    stats = c.versions
     if not stats:
         return (
             "No complete weeks recorded yet: each writing cycle (`idealweek run`) notes the version of the ideal "
             "week in force; compare again when a week has ended."
-        )
+        ) + ("\n" + _left_out(c) if c.unrecorded else "")
     head = ["", *(s.label for s in stats)]
     lines: list[list[str]] = [
         head,
@@ -215,15 +230,20 @@ def render_text(stats: Sequence[VersionStats]) -> str:
     out.append("")
     out.append("Averages per week over the weeks that ended; kept % is kept ÷ planned over all of a version's weeks.")
     for s in stats:
-        if s.version != UNKNOWN:
-            out.append(f"  {s.label}: version {s.version}, weeks {', '.join(s.weeks)}")
+        out.append(f"  {s.label}: version {s.version}, weeks {', '.join(s.weeks)}")
     if any(s.mixed for s in stats):
         out.append("A mixed week ran more than one version; it counts for the one that ran most of its cycles.")
+    if c.unrecorded:
+        out.append(_left_out(c))
     return "\n".join(out)
 
 
-def render_json(stats: Sequence[VersionStats]) -> str:
-    return json.dumps([{**asdict(s), "n_weeks": s.n} for s in stats], indent=2)
+def render_json(c: Comparison) -> str:
+    """``{"versions": [...], "unrecorded": [...]}``: averages in hours per week, totals in minutes."""
+    return json.dumps(
+        {"versions": [{**asdict(s), "n_weeks": s.n} for s in c.versions], "unrecorded": list(c.unrecorded)},
+        indent=2,
+    )
 
 
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
@@ -233,7 +253,7 @@ def _chart(key: str, title: str, stats: Sequence[VersionStats]) -> str:
     """Horizontal bars, one per version, for one figure."""
     from idealweek.review import FONT
 
-    width, row_h, left, top = 360, 26, 150, 28
+    width, row_h, left, top = 372, 26, 186, 28
     height = top + row_h * len(stats) + 8
     vals = [float(getattr(s, key) or 0.0) for s in stats]
     peak = max([*vals, 100.0 if key == "kept_pct" else 0.0, 1e-9])
@@ -249,7 +269,7 @@ def _chart(key: str, title: str, stats: Sequence[VersionStats]) -> str:
         colour = PALETTE[i % len(PALETTE)]
         out.append(
             f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" style="{FONT};font-size:11px" fill="#333">'
-            f"{escape(s.label[:22])} ({s.n} wk)</text>"
+            f"{escape(s.label[:26])} ({s.n} wk)</text>"
             f'<rect class="bar" data-version="{escape(s.version)}" data-value="{v}" x="{left}" y="{y + 3}" '
             f'width="{w:.1f}" height="{row_h - 8}" fill="{colour}"><title>{escape(s.label)}: '
             f"{_fmt(key, getattr(s, key))}</title></rect>"
@@ -260,10 +280,11 @@ def _chart(key: str, title: str, stats: Sequence[VersionStats]) -> str:
     return "".join(out)
 
 
-def render_html(stats: Sequence[VersionStats], title: str = "idealweek: schedule experiments") -> str:
+def render_html(c: Comparison, title: str = "idealweek: schedule experiments") -> str:
     """A self-contained page: one small chart per figure, then the table."""
     from idealweek.review import FONT
 
+    stats = c.versions
     charts = "".join(_chart(k, t, stats) for k, t in METRICS if k not in ("planned_h", "focus_target_h"))
     head = "<th></th>" + "".join(f"<th>{escape(s.label)}</th>" for s in stats)
     body = "<tr><td>weeks</td>" + "".join(f"<td>{s.n}</td>" for s in stats) + "</tr>"
@@ -280,7 +301,7 @@ def render_html(stats: Sequence[VersionStats], title: str = "idealweek: schedule
         "Averages per week; kept % is kept ÷ planned over all of a version's weeks."
         if stats
         else "No complete weeks recorded yet."
-    )
+    ) + (" " + _left_out(c) if c.unrecorded else "")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
