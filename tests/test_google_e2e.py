@@ -393,3 +393,44 @@ def test_cli_plan_writes_nothing(fake: GoogleFake, cli_config: Path, capsys: pyt
     assert main(["plan", "--config", str(cli_config)]) == 0
     assert sum(len(fake.requests_to(m, "/calendar/")) for m in WRITE_METHODS) == 0
     assert "create" in capsys.readouterr().out
+
+
+def test_cli_account_not_signed_in_stops_only_its_calendars(
+    fake: GoogleFake, cli_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run --once` with a second Google account never signed in: its calendar fails in one line, the signed-in
+    account and the vdir are read, planned and written, and the run exits 1 after finishing them."""
+    from idealweek.cli import main
+    from idealweek.providers.vdir import VdirProvider
+
+    text = cli_config.read_text()
+    text = text.replace(
+        "\n[secrets]",
+        f"""
+[accounts.h]
+provider = "google"
+api_root = "{fake.api_root}"
+token_uri = "{fake.token_uri}"
+
+[calendars.partner]
+source = "google"
+account = "h"
+id = "primary"
+roles = ["meetings"]
+
+[calendars.home]
+source = "vdir"
+path = "{tmp_path / "home"}"
+roles = ["mirror"]
+
+[secrets]""",
+    )
+    cli_config.write_text(text)
+    capsys.readouterr()
+    assert main(["run", "--once", "--config", str(cli_config)]) == 1
+    out = capsys.readouterr().out
+    failed = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("! ")]
+    assert len(failed) == 1 and failed[0].startswith("! partner:") and "not signed in" in failed[0], out
+    assert any("idealweek" in e.get("extendedProperties", {}).get("private", {}) for e in fake.live_events())
+    mirrors = VdirProvider("home", tmp_path / "home", writable=False, zone=BERLIN).list_owned()
+    assert mirrors, "the vdir mirror calendar was written too"

@@ -25,6 +25,7 @@ from idealweek.providers.outlook.mapping import TAG_ID
 from idealweek.providers.vdir import VdirProvider
 from idealweek.store import Store
 from tests.fakes.graph_server import FakeGraph, Fault, StoredEvent
+from tests.fakes.tls_authority import FakeAuthority
 from tests.scenario import BASE_TOML
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -286,16 +287,28 @@ def cli_world(tmp_path: Path) -> Iterator[tuple[FakeGraph, Path, Path]]:
     import structlog
 
     try:
-        yield from _cli_world(tmp_path)
+        for graph, cfg, tmp, _authority in _cli_world(tmp_path):
+            yield graph, cfg, tmp
     finally:
         structlog.reset_defaults()
 
 
-def _cli_world(tmp_path: Path) -> Iterator[tuple[FakeGraph, Path, Path]]:
+@pytest.fixture
+def short_token_world(tmp_path: Path) -> Iterator[tuple[FakeGraph, Path, Path, FakeAuthority]]:
+    """Like ``cli_world``, with access tokens that expire at once (every run refreshes at the authority)."""
+    import structlog
+
+    try:
+        yield from _cli_world(tmp_path, expires_in=0)
+    finally:
+        structlog.reset_defaults()
+
+
+def _cli_world(tmp_path: Path, expires_in: int = 3600) -> Iterator[tuple[FakeGraph, Path, Path, FakeAuthority]]:
     from idealweek.secrets import generate_key
-    from tests.fakes.tls_authority import FakeAuthority
 
     with FakeGraph(tokens=set()) as graph, FakeAuthority(tmp_path, on_token=graph.tokens.add) as authority:
+        authority.expires_in = expires_in
         key = tmp_path / "secrets.key"
         key.write_text(generate_key())
         extra = f'ca_bundle = "{authority.ca_path.name}"'
@@ -317,7 +330,7 @@ def _cli_world(tmp_path: Path) -> Iterator[tuple[FakeGraph, Path, Path]]:
                 authority.approve(m.group(1))
 
         outlook.sign_in(settings, cfg, "office", store, prompt=prompt)
-        yield graph, cfg, tmp_path
+        yield graph, cfg, tmp_path, authority
 
 
 def _hoist(text: str) -> str:
@@ -407,3 +420,30 @@ def test_cli_meeting_made_from_a_mirror_is_left_alone(cli_world: tuple[FakeGraph
     assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
     assert mirror.id in graph.events
     graph.assert_no_mail()
+
+
+@pytest.mark.parametrize("where", ["token refresh", "discovery"])
+def test_cli_authority_outage_fails_outlook_only(
+    short_token_world: tuple[FakeGraph, Path, Path, FakeAuthority], capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """`run --once` while the Microsoft authority answers 503: Outlook fails in one line, the vdir is still
+    written, the run exits 1 after finishing; once the authority is back, Outlook syncs."""
+    from idealweek.cli import main
+    from idealweek.providers.outlook import auth
+
+    graph, cfg, tmp, authority = short_token_world
+    if where == "discovery":
+        auth._http_cache.clear()  # a new process: MSAL discovers the tenant again
+    authority.fail_status = 503
+    capsys.readouterr()
+    assert main(["run", "--once", "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    failed = [ln for ln in out.splitlines() if ln.strip().startswith("! work:")]
+    assert len(failed) == 1 and "503" in failed[0] and "<html" not in out, out
+    probe = VdirProvider("home", tmp / "home", writable=False, zone=BERLIN)
+    assert any(e.tag and e.tag.kind == Kind.BLOCK for e in probe.list_owned()), "the vdir was planned and written"
+    assert graph.owned(TAG_ID) == []
+    authority.fail_status = None
+    auth._http_cache.clear()  # a new process (MSAL throttles a failed request for a while within one)
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    assert graph.owned(TAG_ID)

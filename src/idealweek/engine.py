@@ -162,11 +162,12 @@ class Engine:
             prov = self.providers[name]
             try:
                 cs = prov.read_changes(store.token(name))
-            except (ProviderError, OSError) as exc:
-                report.failed[name] = f"read failed: {exc}"
+            except Exception as exc:  # any trouble of one account fails its calendars only (SPEC §6.11)
+                report.failed[name] = f"read failed: {_one_line(exc)}"
                 if isinstance(exc, AuthError):
                     report.auth_failed[name] = str(exc)
-                log.warning("calendar.read_failed", calendar=name, error=str(exc))
+                expected = isinstance(exc, (ProviderError, OSError))
+                log.warning("calendar.read_failed", calendar=name, error=_one_line(exc), exc_info=not expected)
                 continue
             if cs.full and not cs.upserts and store.event_count(name) > 0 and not force:
                 raise GuardError(
@@ -374,6 +375,13 @@ class Engine:
                 store.set_owned(cal, key, ev.uid, ev.tag, ev.start, ev.end, "live", now)
             return
         report.notes.append(f"{cal}: could not find a free id for {key}")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line for the report: the first line of its message, or its type."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    return text if isinstance(exc, (ProviderError, OSError)) and text else f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
 def _label(t: datetime, settings: Settings) -> str:

@@ -83,6 +83,8 @@ class FakeAuthority:
         self.lock = threading.Lock()
         self.state = AuthorityState()
         self.expires_in = 3600
+        self.fail_status: int | None = None
+        """When set, discovery and the token endpoint answer this status with an HTML page (an outage)."""
         self.pending_polls = 1
         """The device-code grant answers ``authorization_pending`` this many times even once approved."""
         self._n = itertools.count(1)
@@ -253,10 +255,24 @@ class _AuthorityHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _outage(self) -> bool:
+        status = self.fake.fail_status
+        if status is None:
+            return False
+        data = b"<html><body>Service Unavailable</body></html>"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return True
+
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         with self.fake.lock:
             self.fake.state.paths.append(f"GET {path}")
+        if self._outage():
+            return
         parts = [p for p in path.split("/") if p]
         if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             self._send(200, self.fake.openid_configuration(parts[0]))
@@ -269,6 +285,8 @@ class _AuthorityHandler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode(), keep_blank_values=True).items()}
         with self.fake.lock:
             self.fake.state.paths.append(f"POST {path}")
+        if self._outage():
+            return
         parts = [p for p in path.split("/") if p]
         if len(parts) == 4 and parts[1:3] == ["oauth2", "v2.0"] and parts[3] == "devicecode":
             self._send(*self.fake.device_code(form))

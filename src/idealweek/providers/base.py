@@ -24,10 +24,11 @@ knows where a calendar comes from.  Contract (checked by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from idealweek.errors import AuthError, ProviderError
 from idealweek.model import DesiredEvent, Event
 
 
@@ -81,6 +82,70 @@ class Provider(Protocol):
     def delete(self, existing: Event) -> None: ...
 
     def close(self) -> None: ...
+
+
+class UnavailableProvider:
+    """Stands in for a calendar whose provider could not be built (its account is not signed in, …).
+
+    Each use tries to build the real provider again (the user may have signed in meanwhile, while a
+    daemon kept running); until that works every call fails with the reason, so the engine fails
+    this calendar alone and reads, plans and writes the others as usual (SPEC §6.11).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        reason: str,
+        *,
+        writable: bool,
+        auth: bool = True,
+        rebuild: Callable[[], Provider] | None = None,
+    ) -> None:
+        self.name = name
+        self.writable = writable
+        self.reason = reason
+        self.auth = auth
+        self._rebuild = rebuild
+        self._provider: Provider | None = None
+        self._counter = RequestCounter()
+
+    @property
+    def requests(self) -> RequestCounter:
+        return self._provider.requests if self._provider is not None else self._counter
+
+    @requests.setter
+    def requests(self, counter: RequestCounter) -> None:
+        self._counter = counter
+
+    def _inner(self) -> Provider:
+        if self._provider is None:
+            if self._rebuild is not None:
+                try:
+                    self._provider = self._rebuild()
+                except ProviderError as exc:
+                    self.reason, self.auth = str(exc), isinstance(exc, AuthError)
+            if self._provider is None:
+                raise AuthError(self.reason) if self.auth else ProviderError(self.reason)
+        return self._provider
+
+    def read_changes(self, token: str | None) -> ChangeSet:
+        return self._inner().read_changes(token)
+
+    def list_owned(self) -> list[Event]:
+        return self._inner().list_owned()
+
+    def create(self, desired: DesiredEvent) -> Event:
+        return self._inner().create(desired)
+
+    def update(self, existing: Event, desired: DesiredEvent) -> Event:
+        return self._inner().update(existing, desired)
+
+    def delete(self, existing: Event) -> None:
+        self._inner().delete(existing)
+
+    def close(self) -> None:
+        if self._provider is not None:
+            self._provider.close()
 
 
 @dataclass(frozen=True, slots=True)

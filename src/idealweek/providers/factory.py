@@ -13,14 +13,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from idealweek.config import Settings, resolve_path
-from idealweek.errors import UserError
+from idealweek.errors import AuthError, ProviderError, UserError
 from idealweek.model import Role
-from idealweek.providers.base import Provider
+from idealweek.providers.base import Provider, UnavailableProvider
 from idealweek.secrets import SecretStore
 
 
 def make_provider(settings: Settings, config_path: Path, name: str, secrets: SecretStore | None) -> Provider:
-    """The provider for calendar ``name`` of the config."""
+    """The provider for calendar ``name`` of the config.
+
+    A service calendar whose provider cannot be built (its account is not signed in, its sign-in is
+    damaged) becomes an :class:`UnavailableProvider`: that calendar fails, the others run (SPEC §6.11).
+    """
+    try:
+        return _make_provider(settings, config_path, name, secrets)
+    except ProviderError as exc:
+        cal = settings.calendars[name]
+        writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
+        return UnavailableProvider(
+            name,
+            str(exc),
+            writable=writable,
+            auth=isinstance(exc, AuthError),
+            rebuild=lambda: _make_provider(settings, config_path, name, secrets),
+        )
+
+
+def _make_provider(settings: Settings, config_path: Path, name: str, secrets: SecretStore | None) -> Provider:
     cal = settings.calendars[name]
     writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
     if cal.source == "vdir":

@@ -47,6 +47,12 @@ def scopes_for(acct: OutlookAccount, shared: bool) -> list[str]:
     return names
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line (MSAL's messages may carry whole response bodies)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
 def relogin_hint(account: str) -> str:
     return f"run `idealweek auth outlook {account}` to sign in again"
 
@@ -98,6 +104,10 @@ class MsalTokens:
             raise AuthError(
                 f"accounts.{self.account}: cannot reach the Microsoft authority {authority}: {exc}"
             ) from None
+        except (msal.exceptions.MsalError, RuntimeError) as exc:  # 5xx from the authority's discovery
+            raise TransientError(
+                f"accounts.{self.account}: the Microsoft authority {authority} failed: {one_line(exc)}"
+            ) from None
         self._cache = cache
         return app
 
@@ -114,6 +124,8 @@ class MsalTokens:
             self._cache.has_state_changed = False
 
     def __call__(self, force_refresh: bool = False) -> str:
+        import msal
+
         with self._lock:
             app = self.app
             accounts = app.get_accounts()
@@ -125,6 +137,10 @@ class MsalTokens:
                 )
             except requests.RequestException as exc:
                 raise TransientError(f"accounts.{self.account}: Microsoft sign-in service unreachable: {exc}") from None
+            except (msal.exceptions.MsalError, RuntimeError, ValueError) as exc:  # 5xx or garbage from the authority
+                raise TransientError(
+                    f"accounts.{self.account}: token refresh failed at the Microsoft sign-in service: {one_line(exc)}"
+                ) from None
             finally:
                 self.save()
             if result and "access_token" in result:
