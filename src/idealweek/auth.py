@@ -62,11 +62,21 @@ def command(
     force: bool = False,
     encrypt: bool | None = None,
     passphrase_file: str | None = None,
+    password_stdin: bool = False,
 ) -> int:
-    """``idealweek auth google|outlook|export|import ACCOUNT``."""
+    """``idealweek auth google|outlook|caldav|export|import ACCOUNT``."""
     provider = _account(app, account)
     store = app.secrets(required=True)
     assert store is not None
+    if action == "caldav":
+        if provider != action:
+            raise UserError(f"account {account!r} is a {provider} account: use `idealweek auth {provider} {account}`")
+        from idealweek.providers import caldav
+
+        password = _read_password(account, password_stdin)
+        found = caldav.sign_in(app.settings, app.config_path, account, store, password=password)
+        print(f"Password for account {account!r} (caldav) checked ({found} calendars) and kept in {store.description}.")
+        return 0
     if action in ("google", "outlook"):
         if provider != action:
             raise UserError(f"account {account!r} is a {provider} account: use `idealweek auth {provider} {account}`")
@@ -259,6 +269,19 @@ def _is_tty(stream: object) -> bool:
         return False
 
 
+def _read_password(account: str, from_stdin: bool) -> str:
+    """One line from standard input (``--password-stdin``), else a prompt that does not echo."""
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        line = getpass.getpass(f"Password for CalDAV account {account!r} (iCloud: an app-specific password): ")
+    if not line:
+        raise UserError("no password given; nothing stored")
+    return line
+
+
 def calendars_command(app: App, account: str) -> int:
     """``idealweek calendars ACCOUNT``: the account's calendars with their ids."""
     provider = _account(app, account)
@@ -268,6 +291,10 @@ def calendars_command(app: App, account: str) -> int:
         from idealweek.providers import google
 
         cals = google.list_calendars(app.settings, app.config_path, account, store)
+    elif provider == "caldav":
+        from idealweek.providers import caldav
+
+        cals = caldav.list_calendars(app.settings, app.config_path, account, store)
     else:
         from idealweek.providers import outlook
 

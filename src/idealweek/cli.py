@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     ag.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     ao = ausub.add_parser("outlook", parents=[common], help="sign in to a Microsoft 365 account (device code)")
     ao.add_argument("account")
+    ac = ausub.add_parser("caldav", parents=[common], help="store the password of a CalDAV account (iCloud, …)")
+    ac.add_argument("account")
+    ac.add_argument("--password-stdin", action="store_true", help="read the password from one line of standard input")
     ae = ausub.add_parser("export", parents=[common], help="print a sign-in for `auth import` on another machine")
     ae.add_argument("account")
     ae.add_argument("--file", metavar="FILE", help="write to a new FILE (mode 600) instead of standard output")
@@ -305,6 +308,7 @@ def cmd_auth(app: App, args: argparse.Namespace) -> int:
         force=getattr(args, "force", False),
         encrypt=getattr(args, "encrypt", None),
         passphrase_file=getattr(args, "passphrase_file", None),
+        password_stdin=getattr(args, "password_stdin", False),
     )
 
 
