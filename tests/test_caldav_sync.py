@@ -280,6 +280,7 @@ def test_own_answer_comes_from_the_users_attendee_line() -> None:
         addresses=frozenset({"jane@example.org"}),
     )
     assert ev.response == Response.DECLINED and ev.attendees == 2 and ev.uid == "m1.ics" and ev.etag == '"e1"'
+    assert ev.organizer_other and ev.has_guests
     (mine,) = events_of_resource(
         "m1.ics",
         invited,
@@ -290,7 +291,7 @@ def test_own_answer_comes_from_the_users_attendee_line() -> None:
         source="t",
         addresses=frozenset({"boss@corp.example"}),
     )
-    assert mine.response == Response.ORGANIZER
+    assert mine.response == Response.ORGANIZER and not mine.organizer_other
 
 
 def test_plain_http_is_refused_off_loopback(tmp_path: Path) -> None:

@@ -63,33 +63,38 @@ def is_collection_href(href: str, collection_path: str) -> bool:
     return path.endswith("/") or path.rstrip("/") == unquote(collection_path).rstrip("/")
 
 
-def _own_responses(cals: list[Any], addresses: frozenset[str]) -> dict[str, Response]:
-    """RECURRENCE-ID text ("" for the master) → the user's PARTSTAT, for events the user was invited to."""
-    out: dict[str, Response] = {}
-    if not addresses:
-        return out
+def _rid_of(comp: Any) -> str:
+    rid_prop = comp.get("RECURRENCE-ID")
+    if rid_prop is None:
+        return ""
+    value = rid_prop.dt
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return str(value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    return str(value.strftime("%Y%m%dT%H%M%S" if isinstance(value, datetime) else "%Y%m%d"))
+
+
+def _invitations(cals: list[Any], addresses: frozenset[str]) -> dict[str, tuple[Response | None, bool]]:
+    """RECURRENCE-ID text ("" for the master) → (the user's answer, organised by someone else?).
+
+    Without the user's addresses no answer is known, and any ORGANIZER counts as someone else.
+    """
+    out: dict[str, tuple[Response | None, bool]] = {}
     for comp in (c for cal in cals for c in cal.walk("VEVENT")):
-        attendees = comp.get("ATTENDEE")
-        if attendees is None:
-            continue
+        organizer = str(comp.get("ORGANIZER", "")).strip().lower().removeprefix("mailto:")
+        attendees = comp.get("ATTENDEE") or []
         if not isinstance(attendees, list):
             attendees = [attendees]
-        rid_prop = comp.get("RECURRENCE-ID")
-        rid = ""
-        if rid_prop is not None:
-            value = rid_prop.dt
-            rid = (
-                value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-                if isinstance(value, datetime) and value.tzinfo is not None
-                else value.strftime("%Y%m%dT%H%M%S" if isinstance(value, datetime) else "%Y%m%d")
-            )
-        organizer = str(comp.get("ORGANIZER", "")).lower().removeprefix("mailto:")
-        if organizer in addresses:
-            out[rid] = Response.ORGANIZER
+        if not organizer and not attendees:
             continue
-        for att in attendees:
-            if str(att).lower().removeprefix("mailto:") in addresses:
-                out[rid] = _PARTSTAT.get(str(att.params.get("PARTSTAT", "NEEDS-ACTION")).upper(), Response.NEEDS_ACTION)
+        response: Response | None = None
+        if organizer and organizer in addresses:
+            response = Response.ORGANIZER
+        else:
+            for att in attendees:
+                if str(att).strip().lower().removeprefix("mailto:") in addresses:
+                    partstat = str(att.params.get("PARTSTAT", "NEEDS-ACTION")).upper()
+                    response = _PARTSTAT.get(partstat, Response.NEEDS_ACTION)
+        out[_rid_of(comp)] = (response, bool(organizer) and organizer not in addresses)
     return out
 
 
@@ -109,7 +114,8 @@ def events_of_resource(
     Raises :class:`~idealweek.errors.ProviderError` when ``data`` is not iCalendar.
     """
     cals = read_calendars(data.encode("utf-8"), source)
-    responses = _own_responses(cals, addresses) if "ATTENDEE" in data.upper() else {}
+    upper = data.upper()
+    invitations = _invitations(cals, addresses) if "ATTENDEE" in upper or "ORGANIZER" in upper else {}
     parsed = expand_events(
         cals,
         source=source,
@@ -126,9 +132,11 @@ def events_of_resource(
         tag = ev.tag
         if tag is not None and ical_uid != owned_uid(tag.key):
             tag = None  # a copy of an owned event is the user's
-        response = ev.response
-        if responses:
-            response = responses.get(ev.recurrence_id, responses.get("", ev.response))
+        response, organizer_other = ev.response, ev.organizer_other
+        invitation = invitations.get(ev.recurrence_id, invitations.get(""))
+        if invitation is not None:
+            response = invitation[0] or response
+            organizer_other = organizer_other or invitation[1]
         out.append(
             dataclasses.replace(
                 ev,
@@ -137,6 +145,7 @@ def events_of_resource(
                 tag=tag,
                 etag=etag,
                 response=response,
+                organizer_other=organizer_other,
             )
         )
     return out
