@@ -243,14 +243,19 @@ class DavUser:
         self.put(calendar, name, text.replace(old, new, 1).replace("\n", "\r\n"))
 
     def retitle(self, calendar: str, name: str, title: str) -> None:
+        self.set(calendar, name, SUMMARY=title)
+
+    def set(self, calendar: str, name: str, **props: object) -> None:
+        """Replace properties of the VEVENT(s) in resource ``name`` (``DTSTART=datetime``, ``SUMMARY="…"``)."""
         import icalendar
 
         got = self.get(calendar, name)
         assert got is not None, name
         cal = icalendar.Calendar.from_ical(got[0])
         for comp in cal.walk("VEVENT"):
-            comp.pop("SUMMARY", None)
-            comp.add("SUMMARY", title)
+            for key, value in props.items():
+                comp.pop(key.replace("_", "-"), None)
+                comp.add(key.replace("_", "-"), value)
         self.put(calendar, name, cal.to_ical().decode())
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -63,6 +63,8 @@ MULTIGET_CHUNK = 200
 FULL_EVERY = timedelta(days=1)
 FULL_EVERY_FRAGILE = timedelta(hours=1)
 ICS_TYPE = "text/calendar; charset=utf-8"
+ANY_TIME = (datetime(1971, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+"""The window for reading back one owned event by name."""
 FALLBACK = "fake-"
 """The library's prefix for its ETag-digest token (servers without sync-collection)."""
 
@@ -293,7 +295,7 @@ class CalDavProvider:
             etag,
             calendar=self.name,
             zone=self.zone,
-            window=(datetime.min.replace(tzinfo=self.zone), datetime.max.replace(tzinfo=self.zone)),
+            window=ANY_TIME,
             source=f"{self.name}:{name}",
             addresses=self.addresses,
         )
