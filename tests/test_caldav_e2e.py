@@ -21,7 +21,7 @@ from idealweek.model import Kind, OwnedTag
 from idealweek.providers.ics import decode_tag
 from idealweek.store import Store
 from tests.fakes.dav_proxy import DavProxy
-from tests.fakes.dav_servers import KINDS, DavServer, DavUser, running
+from tests.fakes.dav_servers import KINDS, DavServer, running
 from tests.scenario import BASE_TOML
 
 BERLIN = ZoneInfo("Europe/Berlin")
