@@ -179,3 +179,23 @@ def test_a_mistyped_vdir_folder_is_a_config_error(tmp_path: Path) -> None:
     done = idealweek("run", "--once", "--quiet", "--config", str(config), "--log-level", "error")
     assert done.returncode == 0, done.stderr
     assert list((tmp_path / "calendars" / "hmoe").glob("*.ics"))
+
+
+def test_key_file_is_relative_to_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`secrets.key_file = "idealweek.key"` is found next to the config, whatever the current directory."""
+    from idealweek.app import App
+    from idealweek.secrets import generate_key
+
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "idealweek.key").write_text(generate_key())
+    (folder / "idealweek.key").chmod(0o600)
+    config = folder / "config.toml"
+    config.write_text('timezone = "UTC"\nstate_dir = "state"\n[secrets]\nstore = "file"\nkey_file = "idealweek.key"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    store = App.load(config).secrets(required=True)
+    assert store is not None and str(folder / "idealweek.key") in store.description
+    store.set("probe", "value")
+    assert store.get("probe") == "value"

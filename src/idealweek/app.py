@@ -76,8 +76,10 @@ class App:
 
         if not required and not needs_secrets(self.settings):
             return None
+        from idealweek.config import key_file
+
         sc = self.settings.secrets
-        return open_store(sc.store, self.state_dir(), sc.key_file, sc.credential)
+        return open_store(sc.store, self.state_dir(), key_file(self.settings, self.config_path), sc.credential)
 
     def providers(self, secrets: SecretStore | None) -> dict[str, Provider]:
         """One provider per configured calendar."""

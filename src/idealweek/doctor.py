@@ -102,7 +102,7 @@ def _secret_store(app: App, opened: list[SecretStore]) -> Iterator[Check]:
         yield Check("secret store", None, "not needed: no Google or Outlook calendars configured")
         return
     try:
-        store, why = choose_store(sc.store, app.state_dir(), sc.key_file, sc.credential)
+        store, why = choose_store(sc.store, app.state_dir(), cfg.key_file(app.settings, app.config_path), sc.credential)
         store.get("__doctor__")  # the file store decrypts here: a wrong key shows up now
     except IdealweekError as exc:
         yield Check("secret store", False, str(exc))
@@ -232,9 +232,9 @@ def _permissions(app: App) -> Iterator[Check]:
             )
         else:
             yield Check("state permissions", True, f"{folder} is private (700, files 600)")
-    key_file = app.settings.secrets.key_file
+    key_file = cfg.key_file(app.settings, app.config_path)
     if key_file:
-        path = Path(os.path.expanduser(key_file))  # as the secret store reads it
+        path = Path(key_file)  # as the secret store reads it
         problem = key_file_problem(path)
         if problem:
             yield Check("key file permissions", True, problem, warn=True)

@@ -72,11 +72,11 @@ def needs_secrets(settings: Settings) -> bool:
 
 def open_secrets(settings: Settings, config_path: Path) -> SecretStore:
     """The secret store of this configuration (alerts need it even when no account does)."""
-    from idealweek.config import state_dir
+    from idealweek.config import key_file, state_dir
     from idealweek.secrets import open_store
 
     sc = settings.secrets
-    return open_store(sc.store, state_dir(settings, config_path), sc.key_file, sc.credential)
+    return open_store(sc.store, state_dir(settings, config_path), key_file(settings, config_path), sc.credential)
 
 
 def resolve(channel: Channel, secrets: SecretStore | None) -> str:

@@ -27,7 +27,7 @@ from idealweek.config.model import (
     Settings,
     Window,
 )
-from idealweek.config.paths import default_config_path, resolve_path, state_dir
+from idealweek.config.paths import default_config_path, key_file, resolve_path, state_dir
 from idealweek.config.types import (
     WEEKDAYS,
     Clock,
@@ -70,6 +70,7 @@ __all__ = [
     "default_config_path",
     "format_duration",
     "json_schema",
+    "key_file",
     "load",
     "loads",
     "parse_clock",

@@ -38,3 +38,13 @@ def resolve_path(settings_path: Path, value: str) -> Path:
     """A path from the config: ``~`` expanded, relative to the config file's folder."""
     p = Path(os.path.expanduser(value))
     return p if p.is_absolute() else settings_path.parent / p
+
+
+def key_file(settings: Settings, config_path: Path | None = None) -> str:
+    """``secrets.key_file`` as a path: ``~`` expanded, relative to the config file's folder ("" when unset)."""
+    value = settings.secrets.key_file
+    if not value:
+        return ""
+    if config_path is None:
+        return os.path.expanduser(value)
+    return str(resolve_path(config_path, value))
