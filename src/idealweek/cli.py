@@ -272,7 +272,7 @@ def cmd_review(app: App, args: argparse.Namespace) -> int:
             now = report.at
         except IdealweekError as exc:
             print(f"warning: could not refresh this week ({exc}); showing the recorded figures", file=sys.stderr)
-            from idealweek.engine import system_clock
+            from idealweek.clock import system_clock
 
             now = system_clock()
         if args.digest or args.compare:

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from idealweek import config as cfg
-from idealweek.engine import Clock, CycleReport, Engine, system_clock
+from idealweek.clock import Clock, system_clock
+from idealweek.engine import CycleReport, Engine
 from idealweek.errors import ConfigError, IdealweekError
 from idealweek.sdnotify import Notifier
 from idealweek.store import Store

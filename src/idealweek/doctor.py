@@ -16,15 +16,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
 from idealweek import config as cfg
+from idealweek.clock import Clock, system_clock
 from idealweek.errors import IdealweekError
 from idealweek.log import redact_url
 from idealweek.model import Role
@@ -37,7 +38,6 @@ TIMEOUT = 5.0
 MAX_SKEW_S = 120.0
 GOOGLE_API_ROOT = "https://www.googleapis.com/calendar/v3/"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,6 @@ class Check:
 
         mark = "WARN" if self.warn and self.ok is not False else {True: "PASS", False: "FAIL", None: "SKIP"}[self.ok]
         return redact_text(f"{mark}  {self.name}: {self.detail}")
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def run(app: App, out: TextIO | None = None, timeout: float = TIMEOUT, clock: Clock = system_clock) -> int:

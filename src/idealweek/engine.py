@@ -19,13 +19,14 @@ Crash safety (SPEC §6):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 
+from idealweek.clock import Clock, system_clock
 from idealweek.config import Settings
 from idealweek.errors import (
     AlreadyExists,
@@ -46,12 +47,6 @@ from idealweek.week import iso_week_bounds, week_start_from_label
 from idealweek.weekstats import final_weeks
 
 log = structlog.get_logger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -94,6 +94,22 @@ def timeout_session(timeout: tuple[float, float] = TIMEOUT, ca_bundle: str = "")
     return session
 
 
+def with_timeouts(session: requests.Session, timeout: tuple[float, float] = TIMEOUT) -> requests.Session:
+    """Give an existing session (one a library made, e.g. requests-oauthlib's) a default timeout.
+
+    Its callers pass ``timeout=None`` explicitly, which ``functools.partial`` would not override.
+    """
+    original = session.request
+
+    def request(method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = timeout
+        return original(method, url, *args, **kwargs)
+
+    session.request = request  # type: ignore[method-assign]
+    return session
+
+
 @functools.cache
 def _session_class() -> Any:
     import requests as rq
@@ -180,4 +196,5 @@ __all__ = [
     "parse_retry_after",
     "same_origin",
     "timeout_session",
+    "with_timeouts",
 ]

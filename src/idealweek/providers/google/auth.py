@@ -22,6 +22,7 @@ import structlog
 
 from idealweek.config import GoogleAccount, Settings, resolve_path
 from idealweek.errors import AuthError, UserError
+from idealweek.http import TIMEOUT, with_timeouts
 from idealweek.secrets import SecretStore
 
 log = structlog.get_logger()
@@ -138,6 +139,15 @@ def _loopback_transport(token_uri: str) -> Iterator[None]:
         os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
 
 
+def make_flow(config: dict[str, Any], timeout: tuple[float, float] = TIMEOUT) -> Any:
+    """The installed-app flow; its token request gets a connect and a read timeout (the library sets none)."""
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    flow = InstalledAppFlow.from_client_config(config, scopes=list(SCOPES))
+    with_timeouts(flow.oauth2session, timeout)
+    return flow
+
+
 def _browser_available(browser: str | None) -> bool:
     try:
         webbrowser.get(browser)
@@ -163,12 +173,12 @@ def sign_in(
     the loopback port (for an SSH port forward: ``ssh -L PORT:localhost:PORT``).
     ``browser`` names a :mod:`webbrowser` controller.
     """
-    from google_auth_oauthlib.flow import InstalledAppFlow, WSGITimeoutError
+    from google_auth_oauthlib.flow import WSGITimeoutError
     from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-untyped]
 
     acct = google_account(settings, account)
     config = _client_config(config_path, account, acct)
-    flow = InstalledAppFlow.from_client_config(config, scopes=list(SCOPES))
+    flow = make_flow(config)
     use_browser = open_browser and _browser_available(browser)
     try:
         with _loopback_transport(str(config["installed"].get("token_uri", ""))):

@@ -14,13 +14,14 @@ values) runs from local midnight to midnight in the configured zone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import structlog
 
+from idealweek.clock import Clock, system_clock
 from idealweek.model import Event
 from idealweek.providers.ics.convert import NO_UID, Ctx, to_event, warn
 from idealweek.providers.ics.repair import fingerprint, read_calendars
@@ -35,7 +36,6 @@ DEFAULT_PAST = timedelta(days=60)
 DEFAULT_FUTURE = timedelta(days=400)
 
 Window = tuple[datetime, datetime]
-Clock = Callable[[], datetime]
 
 _SINGLE_VALUED = ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "SUMMARY", "STATUS", "TRANSP", "CLASS")
 
@@ -47,11 +47,6 @@ def default_window(now: datetime) -> Window:
     """
     day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day - DEFAULT_PAST, day + DEFAULT_FUTURE
-
-
-def system_clock() -> datetime:
-    """The real clock (the default injected into the providers)."""
-    return datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------- parsing

@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from idealweek.clock import Clock, system_clock
 from idealweek.errors import NotOwned, ProviderError, TransientError
+from idealweek.http import parse_retry_after
+from idealweek.log import redact_url
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
-from idealweek.providers.ics.expand import Clock, Window, default_window, parse_ics, system_clock
+from idealweek.providers.ics.expand import Window, default_window, parse_ics
 from idealweek.providers.ics.repair import is_calendar
 
 if TYPE_CHECKING:
     import requests
-
-
-def redact_url(url: str) -> str:
-    """A URL fit for logs and messages: private ICS feed URLs carry secrets in path and query."""
-    parts = urlsplit(url)
-    last = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    if len(last) > 40:
-        last = last[:8] + "…"
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return f"{parts.scheme}://{host}/…/{last}" if last else f"{parts.scheme}://{host}/"
 
 
 @dataclass(slots=True)
@@ -120,7 +109,7 @@ class IcsProvider:
         if status == 304 and self._cache is not None:
             return self._cache.body
         if status == 429 or status >= 500:
-            retry = _retry_after(resp.headers.get("Retry-After"))
+            retry = parse_retry_after(resp.headers.get("Retry-After"), self.clock)
             raise TransientError(f"{self.name}: {self.source} answered HTTP {status}", retry_after=retry)
         if status >= 400 or status == 304:
             raise ProviderError(f"{self.name}: {self.source} answered HTTP {status}")
@@ -179,24 +168,6 @@ class IcsProvider:
         if self._session is not None:
             self._session.close()
             self._session = None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 __all__ = ["IcsProvider", "redact_url"]

@@ -19,13 +19,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from idealweek.clock import Clock
 from idealweek.config import OutlookAccount, Settings, resolve_path
 from idealweek.errors import UserError
 from idealweek.model import Role
 from idealweek.providers.base import CalendarInfo, RequestCounter
 from idealweek.providers.outlook.auth import MsalTokens, device_code_sign_in, scopes_for
 from idealweek.providers.outlook.client import GraphClient, RetryPolicy, TokenSource
-from idealweek.providers.outlook.provider import Clock, OutlookProvider, utc_now
+from idealweek.providers.outlook.provider import OutlookProvider, utc_now
 from idealweek.providers.outlook.sync import SyncState
 
 # -- building providers from the config ------------------------------------------

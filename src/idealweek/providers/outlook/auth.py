@@ -19,6 +19,7 @@ import structlog
 
 from idealweek.config import OutlookAccount
 from idealweek.errors import AuthError, TransientError, UserError
+from idealweek.http import TIMEOUT
 from idealweek.providers.outlook.client import make_session
 from idealweek.secrets import SecretStore
 
@@ -67,7 +68,10 @@ class MsalTokens:
         secrets: SecretStore,
         scopes: list[str],
         verify: bool | str = True,
+        timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
+        self.timeout = timeout
+        """(connect, read) seconds: MSAL's own timeout does not apply to the session it is handed."""
         self.account = account
         self.acct = acct
         self.secrets = secrets
@@ -88,7 +92,7 @@ class MsalTokens:
                 cache.deserialize(stored)
             except ValueError:
                 log.warning("outlook.token_cache_unreadable", account=self.account)
-        session = make_session(self.verify)
+        session = make_session(self.verify, self.timeout)
         authority = f"{self.acct.authority.rstrip('/')}/{self.acct.tenant}"
         host = urlparse(authority).hostname or ""
         try:

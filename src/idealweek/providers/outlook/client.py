@@ -6,7 +6,11 @@ imports light and lets the fake Graph in ``tests/fakes`` speak to the same
 code path.
 
 Graph's rules this module follows (SPEC §5): ``429``/``503`` carry
-``Retry-After`` seconds, other 5xx and dropped connections are transient, and
+``Retry-After`` (seconds or an HTTP date; the shared
+:class:`~idealweek.http.RetryPolicy` decides), other 5xx and dropped
+connections are transient, every request has a connect and a read timeout,
+absolute ``@odata.nextLink``/``deltaLink`` URLs must be on ``graph_root``'s
+origin (the bearer token goes nowhere else), and
 a mailbox accepts at most 4 concurrent requests (one semaphore per account,
 shared by every calendar of that account).  Every HTTP attempt is counted in
 the provider's :class:`RequestCounter`.
@@ -14,18 +18,19 @@ the provider's :class:`RequestCounter`.
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, Protocol
 
 import requests
 import structlog
 
+from idealweek.clock import Clock, system_clock
 from idealweek.errors import AuthError, ProviderError, TransientError
+from idealweek.http import TIMEOUT, RetryPolicy, parse_retry_after, same_origin, timeout_session
+from idealweek.log import redact_url
 from idealweek.providers.base import RequestCounter
 
 log = structlog.get_logger(__name__)
@@ -45,43 +50,18 @@ def mailbox_semaphore(key: str) -> threading.BoundedSemaphore:
         return sem
 
 
-class _PinnedSession(requests.Session):
-    """A session whose CA bundle wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` (requests lets those win)."""
+def make_session(verify: bool | str = True, timeout: tuple[float, float] = TIMEOUT) -> requests.Session:
+    """A session with connect/read timeouts that verifies TLS against ``verify`` (a CA bundle) or the usual store.
 
-    def __init__(self, ca_bundle: str) -> None:
-        super().__init__()
-        self.verify = ca_bundle
-        self._ca_bundle = ca_bundle
-
-    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        settings["verify"] = self._ca_bundle
-        return settings
-
-
-def make_session(verify: bool | str = True) -> requests.Session:
-    """A requests session that verifies TLS against ``verify`` (a CA bundle path) or the usual trust store."""
-    if isinstance(verify, str):
-        return _PinnedSession(verify)
-    return requests.Session()
+    MSAL is handed this session too: its own timeout does not apply to a session it is given.
+    """
+    return timeout_session(timeout, verify if isinstance(verify, str) else "")
 
 
 class TokenSource(Protocol):
     """Hands out bearer tokens; ``force_refresh`` after the service rejected one."""
 
     def __call__(self, force_refresh: bool = False) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard to try before a fault becomes a :class:`TransientError`."""
-
-    attempts: int = 4
-    base: float = 0.5
-    """First backoff in seconds; doubles each attempt (full jitter on top)."""
-    cap: float = 30.0
-    max_retry_after: float = 60.0
-    """A ``Retry-After`` longer than this is not slept through: the cycle gives up and reports it."""
 
 
 class GraphError(ProviderError):
@@ -105,16 +85,6 @@ def error_code(resp: requests.Response) -> tuple[str, str]:
     return str(err.get("code") or ""), str(err.get("message") or "")
 
 
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
 class GraphClient:
     """One calendar's view of Graph: the session, the token, the retry loop and the counter."""
 
@@ -129,10 +99,11 @@ class GraphClient:
         page_size: int = 100,
         session: requests.Session | None = None,
         verify: bool | str = True,
-        policy: RetryPolicy = RetryPolicy(),
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
-        timeout: tuple[float, float] = (10.0, 60.0),
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+        jitter: Callable[[], float] | None = None,
+        timeout: tuple[float, float] = TIMEOUT,
+        clock: Clock = system_clock,
     ) -> None:
         self.root = root.rstrip("/")
         self._tokens = tokens
@@ -142,13 +113,28 @@ class GraphClient:
         self.page_size = page_size
         self._own_session = session is None
         self.session = session or make_session(verify)
+        policy = policy or RetryPolicy()
+        if sleep is not None:
+            policy = replace(policy, sleep=sleep)
+        if jitter is not None:
+            policy = replace(policy, jitter=jitter)
         self.policy = policy
-        self._sleep = sleep
-        self._jitter = jitter
         self._timeout = timeout
+        self._clock = clock
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.root + path
+        """The address of ``path``; an absolute link (``@odata.nextLink``/``deltaLink``) must be on ``root``'s origin.
+
+        The bearer token goes with every request: a link to another host, port or scheme is refused.
+        """
+        if "://" not in path:
+            return self.root + path
+        if not same_origin(path, self.root):
+            raise ProviderError(
+                f"{self.label}: Graph sent a link to another address ({redact_url(path)}); idealweek sends its "
+                f"sign-in only to the configured graph_root ({redact_url(self.root)}), so this read stops here"
+            )
+        return path
 
     def prefer(self, page: bool = True) -> str:
         parts = ['outlook.timezone="UTC"']
@@ -206,20 +192,17 @@ class GraphClient:
                 if resp.status_code not in TRANSIENT_STATUS:
                     return resp
                 code, _ = error_code(resp)
-                wait_hint = _retry_after(resp)
+                wait_hint = parse_retry_after(resp.headers.get("Retry-After"), self._clock)
                 reason = f"HTTP {resp.status_code}{' ' + code if code else ''}"
-            if wait_hint is not None and wait_hint > self.policy.max_retry_after:
+            if wait_hint is not None and self.policy.too_long(wait_hint):
                 raise TransientError(
                     f"{self.label}: Graph throttled us ({reason}), retry after {wait_hint:.0f}s", wait_hint
                 )
             if attempt >= self.policy.attempts:
                 raise TransientError(f"{self.label}: Graph unavailable after {attempt} attempts: {reason}", wait_hint)
-            if wait_hint is not None:
-                delay = wait_hint
-            else:
-                delay = min(self.policy.cap, self.policy.base * 2 ** (attempt - 1)) * (0.5 + self._jitter() / 2)
+            delay = self.policy.delay(attempt - 1, wait_hint)
             log.info("graph.retry", calendar=self.label, reason=reason, attempt=attempt, delay=round(delay, 2))
-            self._sleep(delay)
+            self.policy.sleep(delay)
 
     def json_or_raise(self, resp: requests.Response, what: str) -> dict[str, Any]:
         """The JSON body of a 2xx response, else a :class:`ProviderError` naming the Graph error code."""
@@ -243,3 +226,15 @@ class GraphClient:
     def close(self) -> None:
         if self._own_session:
             self.session.close()
+
+
+__all__ = [
+    "MAX_CONCURRENT_PER_MAILBOX",
+    "GraphClient",
+    "GraphError",
+    "RetryPolicy",
+    "TokenSource",
+    "error_code",
+    "mailbox_semaphore",
+    "make_session",
+]

@@ -24,13 +24,14 @@ untagged ones and send ``If-Match``.  No attendees, no reminders, no mail.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote
 
 import structlog
 
+from idealweek.clock import Clock, system_clock
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
 from idealweek.model import DesiredEvent, Event, OwnedTag
 from idealweek.providers.base import ChangeSet, RequestCounter
@@ -59,11 +60,8 @@ REANCHOR_AFTER = timedelta(days=1)
 _SYNC_EXPIRED_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 _NOT_FOUND_CODES = frozenset({"erroritemnotfound", "itemnotfound", "resourcenotfound"})
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+utc_now = system_clock
+"""The real clock (kept under this name for callers of the Outlook package)."""
 
 
 class _SyncExpired(Exception):
