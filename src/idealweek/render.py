@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from idealweek.model import DesiredEvent, Event, Kind, Policy
+from idealweek.model import DebtState, DesiredEvent, Event, Kind, Policy
 from idealweek.planner import Plan, WeekFigures, base_key
 from idealweek.week import iso_week_label, local_instant
 
@@ -151,6 +151,13 @@ def render_week_text(plan: Plan, events: Sequence[Event], start: datetime, zone:
     return "\n".join(lines)
 
 
+def _booked(st: DebtState) -> str:
+    """``60``, or ``30 for 15: min_block`` when more is booked than owed (and why)."""
+    if not st.surplus:
+        return str(st.booked)
+    return f"{st.booked} for {st.booked - st.surplus}: {st.surplus_reason}"
+
+
 def render_ledger_text(plan: Plan, zone: ZoneInfo) -> str:
     """The debt ledger: one line per debt with its status."""
     if not plan.debts:
@@ -162,7 +169,7 @@ def render_ledger_text(plan: Plan, zone: ZoneInfo) -> str:
         deadline = d.deadline.astimezone(zone)
         lines.append(
             f"  {st.status.value:9} {d.category:10} {d.minutes:4d} min  from {created:%a %d %b %H:%M}"
-            f"  due {deadline:%a %d %b %H:%M}  paid {st.paid}  booked {st.scheduled}  waived {st.waived}"
+            f"  due {deadline:%a %d %b %H:%M}  paid {st.paid}  booked {_booked(st)}  waived {st.waived}"
             f"  unplaced {st.unplaced}"
         )
     return "\n".join(lines)

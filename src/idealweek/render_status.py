@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from idealweek.log import redact_text
-from idealweek.model import Kind, Operation, OpKind, Policy, debt_totals
+from idealweek.model import DebtStatus, Kind, Operation, OpKind, Policy, debt_totals
+from idealweek.planner.ledger import by_category
 from idealweek.week import iso_week_bounds, iso_week_label
 
 if TYPE_CHECKING:
     from idealweek.config import Settings
     from idealweek.engine import CycleReport
+    from idealweek.planner import Plan
 
 
 def status_data(report: CycleReport, settings: Settings) -> dict[str, Any]:
@@ -42,6 +44,7 @@ def status_data(report: CycleReport, settings: Settings) -> dict[str, Any]:
             for i in intr
         ],
         "debt_minutes": asdict(debt_totals(p.debts)),
+        "ledger": ledger_data(p, zone),
         "makeups": [
             {
                 "start": m.start.astimezone(zone).isoformat(),
@@ -59,6 +62,36 @@ def status_data(report: CycleReport, settings: Settings) -> dict[str, Any]:
     }
 
 
+def ledger_data(p: Plan, zone: ZoneInfo) -> dict[str, Any]:
+    """Per category: owed, booked (minutes of live make-ups), paid, waived, open, overdue, and each debt."""
+    totals = by_category(p.debts, p.unattached)
+    out: dict[str, Any] = {}
+    for cat, t in totals.items():
+        out[cat] = {
+            **asdict(t),
+            "debts": [
+                {
+                    "id": st.debt.id,
+                    "status": st.status.value,
+                    "owed": st.debt.minutes,
+                    "booked": st.booked,
+                    "scheduled": st.scheduled,
+                    "paid": st.paid,
+                    "waived": st.waived,
+                    "open": st.unplaced,
+                    "overdue": st.status == DebtStatus.OVERDUE,
+                    "surplus": st.surplus,
+                    "surplus_reason": st.surplus_reason,
+                    "created": st.debt.created.astimezone(zone).isoformat(),
+                    "deadline": st.debt.deadline.astimezone(zone).isoformat(),
+                }
+                for st in p.debts
+                if st.debt.category == cat
+            ],
+        }
+    return out
+
+
 def render_status_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2)
 
@@ -72,6 +105,13 @@ def render_status_text(data: Mapping[str, Any]) -> str:
         "  debt: open {open} min, overdue {overdue} min, booked {scheduled} min, waived {waived} min, "
         "paid {paid} min".format(**data["debt_minutes"])
     )
+    for cat, t in data.get("ledger", {}).items():
+        extra = f" ({t['surplus']} min beyond what is owed)" if t["surplus"] else ""
+        loose = f", {t['unattached']} min paying no debt" if t["unattached"] else ""
+        lines.append(
+            f"    {cat}: owed {t['owed']} min, booked {t['booked']} min{extra}{loose}, paid {t['paid']} min, "
+            f"waived {t['waived']} min, open {t['open']} min, overdue {t['overdue']} min"
+        )
     lines.append(f"  make-ups this week: {len(data['makeups'])}")
     for m in data["makeups"]:
         lines.append(f"    {m['start'][:16]}-{m['end'][11:16]}  {m['category']}")
