@@ -105,3 +105,32 @@ def test_review_without_history_says_so() -> None:
     """With no recorded weeks the table explains where the figures come from."""
     assert "No week statistics yet" in render_table([])
     assert "No week statistics yet" in render_html([])
+
+
+def test_weeks_before_the_first_run_are_not_counted(tmp_path: Path) -> None:
+    """The week before idealweek first ran is neither saved nor shown (no 'focus 0 of 4 h', no 'made up' for it)."""
+    store, now = run_three_weeks(tmp_path)
+    try:
+        assert store.first_run() == at(0, 12)
+        assert "2026-W44" not in store.weeks()
+        assert [r.week for r in review_rows(store, now, make_settings(), 5)] == ["2026-W45", "2026-W46", "2026-W47"]
+    finally:
+        store.close()
+
+
+def test_old_database_counts_from_its_oldest_record(tmp_path: Path) -> None:
+    """A database from before the first run was kept takes its oldest record as the first run: a week saved
+    then that had already ended is left out of review."""
+    s = make_settings()
+    store = Store(tmp_path / "state.sqlite3")
+    with store.transaction():
+        store.save_week("2026-W44", {"protected_min": 750, "focus_target_min": 240, "focus_kept_min": 0}, at(0, 12))
+        store.save_week("2026-W45", {"protected_min": 750}, at(0, 12))
+    providers = {"work": MemoryProvider("work", MemoryCalendar()), "home": MemoryProvider("home", MemoryCalendar())}
+    engine = Engine(s, store, providers, clock=lambda: at(2, 12))
+    assert engine.cycle(dry_run=True).ok
+    try:
+        assert store.first_run() == at(0, 12)
+        assert [r.week for r in review_rows(store, at(2, 12), s, 3)] == ["2026-W45"]
+    finally:
+        store.close()

@@ -43,7 +43,7 @@ from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
 from idealweek.store import Store
-from idealweek.week import iso_week_bounds, week_start_from_label
+from idealweek.week import iso_week_bounds, week_ended_before, week_start_from_label
 from idealweek.weekstats import final_weeks
 
 log = structlog.get_logger(__name__)
@@ -266,8 +266,9 @@ class Engine:
         for st in result.debts:
             store.save_debt(st.debt, st.status.value, st.paid, st.scheduled, st.waived, st.unplaced, now)
         store.cancel_debts_not_in(
-            {st.debt.id for st in result.debts}, now - self.settings.catch_up.within - self.settings.horizon, now
+            {st.debt.id for st in result.debts}, now - self.settings.longest_within - self.settings.horizon, now
         )
+        first_run = store.note_first_run(now)
         current_start, _ = iso_week_bounds(now, self.settings.zone)
         final = final_weeks(store)  # finalised by the daemon's daily job: never overwritten
         zone = self.settings.zone
@@ -276,6 +277,8 @@ class Engine:
                 continue
             if week_start_from_label(w.week, zone) < result.window_start:
                 continue  # only partly inside the plan's window: keep the figures saved when it was whole
+            if week_ended_before(w.week, first_run, zone):
+                continue  # it ended before idealweek first ran: not its week to count
             store.save_week(w.week, w.__dict__, now)
 
     # -- guard -------------------------------------------------------------------

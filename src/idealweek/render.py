@@ -289,7 +289,7 @@ def plan_covering(engine: Engine, plan: Plan, events: Sequence[Event], start: da
     from idealweek.planner import plan as make_plan
 
     s = engine.settings
-    lookback = plan.now - s.catch_up.within - timedelta(days=1)
+    lookback = plan.now - s.longest_within - timedelta(days=1)
     if start >= lookback:
         return plan
     store = engine.store

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from idealweek.planner import WeekFigures
 from idealweek.render import COLOUR, ItemKind
-from idealweek.week import iso_week_bounds, iso_week_label
+from idealweek.week import iso_week_bounds, iso_week_label, week_ended_before
 
 if TYPE_CHECKING:
     from idealweek.config import Settings
@@ -56,12 +56,18 @@ def week_labels(now: datetime, zone: ZoneInfo, n: int) -> list[str]:
 
 
 def review_rows(store: Store, now: datetime, settings: Settings, n: int = 8) -> list[ReviewRow]:
-    """The saved figures of the last ``n`` weeks (weeks without any record are left out)."""
+    """The saved figures of the last ``n`` weeks (weeks without any record, or that ended before
+    idealweek first ran, are left out)."""
     zone = settings.zone
     saved = store.weeks()
+    first_run = store.first_run()
     labels = week_labels(now, zone, max(n, 1))
     current = labels[-1]
-    return [ReviewRow.from_saved(w, saved[w], current=w == current) for w in labels if w in saved]
+    return [
+        ReviewRow.from_saved(w, saved[w], current=w == current)
+        for w in labels
+        if w in saved and not (first_run is not None and week_ended_before(w, first_run, zone))
+    ]
 
 
 def _h(minutes: int) -> str:

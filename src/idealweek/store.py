@@ -500,6 +500,25 @@ class Store:
     def weeks(self) -> dict[str, dict[str, object]]:
         return {str(w): json.loads(d) for w, d in self.db.execute("SELECT week, data FROM weeks ORDER BY week")}
 
+    def first_run(self) -> datetime | None:
+        """When idealweek first recorded anything here (weeks that ended before are not its to count)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='first_run'").fetchone()
+        return _dt(str(row[0])) if row else None
+
+    def note_first_run(self, now: datetime) -> datetime:
+        """Record the first run once; a database from before it was kept takes its oldest record instead."""
+        first = self.first_run()
+        if first is not None:
+            return first
+        oldest = [now]
+        for sql in ("SELECT MIN(updated) FROM weeks", "SELECT MIN(at) FROM cycles"):
+            row = self.db.execute(sql).fetchone()
+            if row and row[0]:
+                oldest.append(_dt(str(row[0])))
+        first = min(oldest)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('first_run', ?)", (_ts(first),))
+        return first
+
     def add_cycle(self, at: datetime, data: Mapping[str, object]) -> None:
         self.db.execute("INSERT INTO cycles (at, data) VALUES (?, ?)", (_ts(at), json.dumps(data, sort_keys=True)))
         self.db.execute("DELETE FROM cycles WHERE id <= (SELECT MAX(id) - 1000 FROM cycles)")

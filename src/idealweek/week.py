@@ -113,6 +113,15 @@ def week_start_from_label(label: str, zone: ZoneInfo) -> datetime:
     return local_instant(week_monday(label), time(0), zone)
 
 
+def week_ended_before(label: str, t: datetime, zone: ZoneInfo) -> bool:
+    """Did ISO week ``YYYY-Www`` (local) end at or before ``t``?  A malformed label: no."""
+    try:
+        start = week_start_from_label(label, zone)
+    except ValueError:
+        return False
+    return iso_week_bounds(start, zone)[1] <= t
+
+
 def resolve_week(at: datetime, zone: ZoneInfo, label: str = "", offset_weeks: int = 0) -> datetime:
     """UTC start of the week a command asks for: ``--week YYYY-Www``, or this week ± ``offset_weeks``.
 

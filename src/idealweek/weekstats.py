@@ -1,7 +1,7 @@
 """Finalising week statistics: a week that has ended is frozen as it was last seen in full.
 
 Every cycle records the figures of the weeks the plan covers.  The plan looks
-back only ``catch_up.within`` plus a day, so a past week slowly slides out of
+back only the longest ``within`` plus a day, so a past week slowly slides out of
 view and later cycles would record it from a partial picture.  The daemon's
 daily job therefore marks each week that has ended as ``final``; the engine
 no longer overwrites a final week, and ``review`` compares complete weeks.

@@ -93,7 +93,7 @@ def make_provider(
         "" if cal.id in ("", "primary") else cal.id,
         writable=writable,
         horizon=settings.horizon,
-        lookback=settings.catch_up.within + timedelta(days=1),
+        lookback=settings.longest_within + timedelta(days=1),
         zone=settings.zone,
         clock=clock,
     )
