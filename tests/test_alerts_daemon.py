@@ -148,3 +148,33 @@ def test_alert_secret_is_stored_by_name_and_used_by_alerts_test(
     assert main(["alerts", "test", "--config", str(config)]) == 0
     assert [r.headers.get("Authorization") for r in sink.received] == ["Bearer tk_s3cret"]
     assert "tk_s3cret" not in capsys.readouterr().out
+
+
+def test_run_once_sends_alerts_and_records_the_version(tmp_path: Path, sink: AlertSink) -> None:
+    """`idealweek run --once` is a writing cycle: it alerts (once, however often it runs) and notes the version."""
+    config = with_alerts(demo_copy(tmp_path), sink)
+    assert main(["run", "--once", "--quiet", "--config", str(config), "--log-level", "warning"]) == 0
+    sent = len(sink.received)
+    assert sent >= 1 and all(r.title == "idealweek: boundary violation" for r in sink.received)
+    assert main(["run", "--once", "--quiet", "--config", str(config), "--log-level", "warning"]) == 0
+    assert len(sink.received) == sent
+    store = Store(tmp_path / "state" / "state.sqlite3")
+    try:
+        assert sum(sum(v.values()) for v in store.week_versions().values()) == 2
+    finally:
+        store.close()
+
+
+def test_reload_moves_the_digest_job(tmp_path: Path, sink: AlertSink) -> None:
+    """SIGHUP with a new digest time reschedules the digest job at that local time."""
+    config = with_alerts(demo_copy(tmp_path, interval="1h"), sink)
+    svc = Service(App.load(config), notifier=Recorder())
+    svc.start()
+    try:
+        config.write_text(config.read_text() + 'digest_day = "fri"\ndigest_time = "07:45"\n')
+        assert svc.reload()
+        job = wait_for(lambda: svc.scheduler.get_job("digest"), what="the digest job")
+        nxt = job.trigger.get_next_fire_time(None, datetime.now(UTC)).astimezone(BERLIN)
+        assert (nxt.weekday(), nxt.hour, nxt.minute) == (4, 7, 45)
+    finally:
+        svc.stop()
