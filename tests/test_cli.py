@@ -199,3 +199,41 @@ def test_key_file_is_relative_to_the_config_folder(tmp_path: Path, monkeypatch: 
     assert store is not None and str(folder / "idealweek.key") in store.description
     store.set("probe", "value")
     assert store.get("probe") == "value"
+
+
+def test_an_empty_config_says_what_is_missing(tmp_path: Path) -> None:
+    """`config check` on an empty file is valid but says it does nothing yet: no calendars, nothing to protect."""
+    empty = tmp_path / "config.toml"
+    empty.write_text("")
+    done = idealweek("config", "check", "--config", str(empty))
+    assert done.returncode == 0, done.stderr
+    assert "does nothing yet" in done.stdout
+    assert "no calendars: add a [calendars.NAME] table" in done.stdout
+    assert "no [[protect]] rules and no focus.weekly_target" in done.stdout
+    full = idealweek("config", "check", "--config", str(demo_copy(tmp_path / "demo")))
+    assert "does nothing yet" not in full.stdout and "notes:" not in full.stdout
+
+
+def test_config_schema_has_descriptions_and_defaults_in_the_config_format() -> None:
+    """`config schema`: every key has a description; defaults are written as the config writes them."""
+    import json
+
+    from idealweek.config import loads
+
+    done = idealweek("config", "schema")
+    assert done.returncode == 0, done.stderr
+    schema = json.loads(done.stdout)
+    assert schema["properties"]["horizon"]["default"] == "14d"
+    assert schema["$defs"]["CatchUp"]["properties"]["freeze"]["default"] == "2h"
+    assert schema["$defs"]["Focus"]["properties"]["hours"]["default"][0]["start"] == "09:00"
+    assert not re.search(r'"P(\d+[DW]|T)', done.stdout), "an ISO 8601 duration in the schema"
+    undocumented = [
+        f"{name}.{key}"
+        for name, model in [("Settings", schema), *schema["$defs"].items()]
+        for key, prop in model.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    assert undocumented == []
+    top = schema["properties"]
+    text = "\n".join(f"{k} = {json.dumps(top[k]['default'])}" for k in ("horizon", "sync_interval"))
+    loads(text)  # the defaults are accepted by the config itself

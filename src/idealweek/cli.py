@@ -169,6 +169,11 @@ def cmd_config(args: argparse.Namespace) -> int:
         f"{path}: ok — {len(s.calendars)} calendars, {len(s.protect)} protect rules, "
         f"{len(s.categories)} categories, time zone {s.timezone}"
     )
+    gaps = cfg.what_is_missing(s)
+    if gaps:
+        print("  valid, but it does nothing yet:" if not s.calendars else "  notes:")
+        for gap in gaps:
+            print(f"  - {gap}")
     return 0
 
 

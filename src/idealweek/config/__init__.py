@@ -5,7 +5,7 @@ settings; ``load`` reads TOML and renders every problem with its key path;
 ``paths`` says where the config, the state and config-relative files live.
 """
 
-from idealweek.config.load import json_schema, load, loads
+from idealweek.config.load import json_schema, load, loads, what_is_missing
 from idealweek.config.model import (
     SECRET_REF,
     Account,
@@ -80,4 +80,5 @@ __all__ = [
     "resolve_path",
     "state_dir",
     "system_zone",
+    "what_is_missing",
 ]

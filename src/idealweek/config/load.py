@@ -9,13 +9,16 @@ from __future__ import annotations
 import difflib
 import tomllib
 from collections.abc import Sequence
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic.json_schema import GenerateJsonSchema
 
 from idealweek.config.model import Account, CalDavAccount, GoogleAccount, OutlookAccount, Settings
 from idealweek.config.paths import resolve_path
+from idealweek.config.types import format_duration
 from idealweek.errors import ConfigError
 
 
@@ -36,6 +39,24 @@ def load(path: Path) -> Settings:
     if problems:
         raise ConfigError(str(path), problems)
     return settings
+
+
+def what_is_missing(settings: Settings) -> list[str]:
+    """What a valid config still lacks to do anything (an empty file is valid but does nothing)."""
+    from idealweek.model import Role
+
+    gaps: list[str] = []
+    if not settings.calendars:
+        gaps.append("no calendars: add a [calendars.NAME] table with source and roles (see config.example.toml)")
+    elif not settings.calendars_with(Role.MEETINGS):
+        gaps.append('no calendar with role "meetings": nothing can intrude on protected time')
+    if not settings.protect and not settings.focus.weekly_target:
+        gaps.append("no [[protect]] rules and no focus.weekly_target: there is nothing to protect or plan")
+    if settings.calendars and settings.protect and not settings.calendars_with(Role.BLOCKS):
+        gaps.append('protect rules but no calendar with role "blocks": protected blocks are not written anywhere')
+    if settings.calendars and settings.focus.weekly_target and not settings.calendars_with(Role.FOCUS):
+        gaps.append('focus.weekly_target is set but no calendar has role "focus": focus blocks are not written')
+    return gaps
 
 
 def missing_folders(settings: Settings, path: Path) -> list[str]:
@@ -162,9 +183,20 @@ def _dict_value(annotation: Any) -> Any:
     return annotation.__args__[1]
 
 
+class _ConfigSchema(GenerateJsonSchema):
+    """Defaults written as the config writes them ("14d", "18:00"), not as ISO 8601 ("P14D")."""
+
+    def encode_default(self, dft: Any) -> Any:
+        if isinstance(dft, timedelta):
+            return format_duration(dft)
+        if isinstance(dft, time):
+            return "24:00" if dft == time.max else dft.strftime("%H:%M")
+        return super().encode_default(dft)
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the configuration file (for editors)."""
-    schema = Settings.model_json_schema(mode="validation")
+    schema = Settings.model_json_schema(mode="validation", schema_generator=_ConfigSchema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "idealweek configuration"
     return schema

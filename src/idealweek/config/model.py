@@ -15,7 +15,7 @@ from idealweek.model import Policy, Role
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 EndClock = Annotated[
@@ -33,8 +33,11 @@ class Window(_Model):
     """
 
     days: Days
+    """Weekdays: "mon-fri", "sat,sun", "mon" or a list like ["tue", "thu"]; ranges may wrap ("fri-mon")."""
     start: Clock
+    """Local start time, like "17:00"."""
     end: EndClock
+    """Local end time; "24:00" is the end of the day, "+07:00" is 07:00 the next day."""
     overnight: bool = False
     """The window ends on the next day at ``end`` (written ``end = "+07:00"``)."""
 
@@ -79,11 +82,15 @@ class Category(_Model):
     """
 
     title: str = ""
+    """Title used in event titles (default: the category's name, capitalised)."""
     windows: tuple[Window, ...] = ()
     """Allowed make-up windows; without any, debt of this category cannot be placed and is reported."""
     within: Duration | None = None
+    """This category's make-ups must end within this long after the intrusion (default: [catch_up])."""
     min_block: Duration | None = None
+    """Shortest make-up block of this category (default: [catch_up])."""
     prefer: Literal["earliest", "latest"] | None = None
+    """Place this category's make-ups in the "earliest" or "latest" fitting slot (default: [catch_up])."""
     max_per_day: Duration | None = None
     """No more than this much make-up of the category on one local day."""
 
@@ -115,8 +122,11 @@ class ProtectRule(Window):
     """One ``[[protect]]`` rule of the ideal week."""
 
     category: str
+    """The category of personal time this block protects (a key of [categories])."""
     policy: Policy = Policy.CATCH_UP
+    """What an intrusion means: "catch-up" (owed and made up), "hard" (a boundary violation), "soft" (counted)."""
     title: str = ""
+    """Event title of the block (default: the category's title)."""
     name: str = ""
     """Stable identity of the rule (default: category@start-end); keep it when you edit the times."""
 
@@ -129,15 +139,23 @@ class ProtectRule(Window):
 
 class CatchUp(_Model):
     within: Duration = timedelta(days=7)
+    """A make-up must end within this long after the intrusion started."""
     min_block: Duration = timedelta(minutes=30)
+    """Shortest make-up block; small debts of one category are merged up to this."""
     granularity: Duration = timedelta(minutes=15)
+    """Lost minutes are rounded up to this; blocks start on this grid (local time)."""
     freeze: Duration = timedelta(hours=2)
+    """Blocks starting within this long from now are never moved."""
     prefer: Literal["earliest", "latest"] = "earliest"
+    """Place make-ups in the "earliest" or "latest" fitting slot before the deadline."""
     max_per_day: Duration | None = None
     """No more than this much make-up of one category on one local day (default: no limit)."""
     count_tentative: bool = True
+    """Tentative and not-yet-answered invitations count as meetings."""
     count_all_day: bool = False
+    """All-day events count as meetings (and all-day personal events as protected)."""
     title_prefix: str = "Make-up: "
+    """Title of make-up blocks: this prefix plus the category's title."""
 
     @model_validator(mode="after")
     def _check(self) -> CatchUp:
@@ -150,10 +168,15 @@ class CatchUp(_Model):
 
 class Focus(_Model):
     weekly_target: Duration = timedelta(0)
+    """Focus time to place per week ("0m" turns focus blocks off)."""
     chunk: Duration = timedelta(hours=2)
+    """Preferred length of one focus block."""
     min_chunk: Duration = timedelta(hours=1)
+    """Shortest focus block worth placing."""
     title: str = "Focus"
+    """Title of focus blocks."""
     hours: tuple[Window, ...] = (Window(days=frozenset(range(5)), start=time(9), end=time(17)),)
+    """Working hours in which focus blocks may go (one or more windows)."""
     focus_time: bool = False
     """On a Google primary calendar of a Workspace user, write focus blocks as eventType focusTime."""
 
@@ -168,6 +191,7 @@ class Focus(_Model):
 
 class Mirror(_Model):
     title: str = "Busy"
+    """The title of every mirror event (nothing of the personal event is ever copied)."""
     blocks: bool = True
     """Mirror protected blocks of the ideal week."""
     makeups: bool = True
@@ -185,6 +209,7 @@ class Safety(_Model):
 
 class GoogleAccount(_Model):
     provider: Literal["google"]
+    """"google"."""
     client_secrets: str = ""
     """Path to the OAuth client file of a Desktop app (from Google Cloud console)."""
     api_root: str = ""
@@ -195,11 +220,17 @@ class GoogleAccount(_Model):
 
 class OutlookAccount(_Model):
     provider: Literal["outlook"]
+    """"outlook"."""
     client_id: str
+    """Application (client) ID of the app registered in Entra ID (public client flows on)."""
     tenant: str = "common"
+    """Directory (tenant) ID or domain; "common" for any work, school or personal account."""
     authority: str = "https://login.microsoftonline.com"
+    """The sign-in authority (national clouds have their own)."""
     graph_root: str = "https://graph.microsoft.com/v1.0"
+    """Microsoft Graph root (national clouds have their own)."""
     page_size: int = Field(default=100, ge=1, le=1000)
+    """Events per Graph page (1-1000)."""
     ca_bundle: str = ""
     """PEM file of extra CA certificates to trust for the authority and Graph (a TLS-inspecting proxy, a
     test CA); relative to the config file.  Empty: the usual trust store.  TLS is never switched off."""
@@ -216,9 +247,11 @@ def is_loopback(host: str) -> bool:
 
 class CalDavAccount(_Model):
     provider: Literal["caldav"]
+    """"caldav"."""
     url: str
     """The server's DAV root, e.g. ``https://caldav.icloud.com/`` or ``https://caldav.fastmail.com/dav/``."""
     username: str = ""
+    """User name for the server; the password is kept in the secret store."""
     features: str = ""
     """The caldav library's compatibility profile (``icloud``, ``nextcloud``, ``zimbra``, …); empty: none."""
     ca_bundle: str = ""
@@ -246,17 +279,24 @@ Account = Annotated[GoogleAccount | OutlookAccount | CalDavAccount, Field(discri
 
 class CalendarConfig(_Model):
     source: Literal["vdir", "ics", "google", "outlook", "caldav"]
+    """"google", "outlook", "caldav", "vdir" (a folder of .ics files, read-write) or "ics" (a file or URL,
+    read-only)."""
     roles: tuple[Role, ...]
+    """What idealweek does with the calendar: meetings, personal, blocks, focus, mirror."""
     account: str = ""
+    """For google, outlook and caldav: the account (a key of [accounts])."""
     id: str = ""
     """Calendar id on the service (``primary`` for Google's main calendar)."""
     path: str = ""
+    """For vdir and ics files: the folder or file; relative paths are relative to the config file's folder."""
     url: str = ""
+    """For ics feeds: the https:// address."""
     category: str = ""
     """For ``personal`` calendars: the category its events protect."""
     policy: Policy = Policy.HARD
     """For ``personal`` calendars: what an intrusion into one of its events means."""
     shared: bool = False
+    """Outlook: a calendar shared with you by another mailbox (asks for Calendars.ReadWrite.Shared)."""
     create: bool = False
     """For ``vdir``: create the folder when it does not exist.  Without it a missing folder is an error, so a
     mistyped path cannot start a new, empty calendar (or silently mean "no meetings")."""
@@ -288,13 +328,19 @@ class CalendarConfig(_Model):
 
 class Secrets(_Model):
     store: Literal["auto", "keyring", "file"] = "auto"
+    """"keyring" (OS keyring), "file" (encrypted file in state_dir, for servers), or "auto" (keyring when usable,
+    else the file store when a key is available)."""
     key_file: str = ""
+    """Key of the file store (else the systemd credential); relative to the config file's folder."""
     credential: str = "idealweek-key"
+    """Name of the systemd credential holding the key ($CREDENTIALS_DIRECTORY)."""
 
 
 class Log(_Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    """debug, info, warning or error (event titles are logged only at debug)."""
     format: Literal["auto", "console", "json"] = "auto"
+    """auto (console on a terminal, JSON lines otherwise), console or json."""
 
 
 SECRET_REF = re.compile(r"\{secret:([A-Za-z0-9_.-]+)\}")
@@ -317,7 +363,9 @@ class QuietHours(_Model):
     """No alerts between ``start`` and ``end`` (local time; past midnight when end < start)."""
 
     start: Clock = time(21)
+    """Local start of the quiet hours."""
     end: Clock = time(7)
+    """Local end of the quiet hours."""
 
 
 class Alerts(_Model):
@@ -339,35 +387,55 @@ class Alerts(_Model):
     google_testing: tuple[str, ...] = ()
     """Google accounts whose OAuth app is in "Testing" status: their sign-in expires after 7 days."""
     signin_warn_before: Duration = timedelta(days=1)
+    """How long before a Google testing sign-in expires to warn."""
     daemon_failing: bool = True
+    """Alert when every sync cycle has failed for daemon_failing_after."""
     daemon_failing_after: Duration = timedelta(minutes=30)
     """Alert when every cycle has failed for this long."""
     digest: bool = True
     """The weekly look back, through the same channels (also written as digest.html in the state directory)."""
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sun"
+    """Day of the weekly digest (mon..sun)."""
     digest_time: Clock = time(18)
+    """Local time of the weekly digest."""
 
 
 class Settings(_Model):
     """The whole configuration file."""
 
     timezone: Zone = Field(default_factory=system_zone)
+    """IANA time zone of your ideal week (default: the system's zone)."""
     horizon: Duration = timedelta(days=14)
+    """How far ahead idealweek plans and writes blocks (1d..366d)."""
     sync_interval: Duration = timedelta(seconds=60)
+    """Time between sync cycles of `idealweek run`."""
     state_dir: str = ""
+    """Where the state database lives (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/idealweek); relative to the
+    config file's folder."""
     catch_up: CatchUp = CatchUp()
+    """The catch-up rule: time a meeting takes from a catch-up block is owed and booked back."""
     focus: Focus = Focus()
+    """Focus blocks placed in free working time until the weekly target is met."""
     mirror: Mirror = Mirror()
+    """Personal time mirrored onto mirror calendars as private busy events."""
     safety: Safety = Safety()
+    """Guards against mass deletion."""
     secrets: Secrets = Secrets()
+    """Where sign-in tokens are kept."""
     log: Log = Log()
+    """Logging."""
     alerts: Alerts = Alerts()
+    """Alerts and the weekly digest."""
     experiment: str = ""
     """Name of this version of the ideal week (``review --compare`` groups weeks by version)."""
     categories: dict[str, Category] = {}
+    """Categories of personal time, with the windows where their make-up blocks may go."""
     protect: tuple[ProtectRule, ...] = ()
+    """The ideal week: protected blocks."""
     accounts: dict[str, Account] = {}
+    """Google, Outlook and CalDAV accounts, by name."""
     calendars: dict[str, CalendarConfig] = {}
+    """The calendars idealweek reads and writes, by name, each with a source and roles."""
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
