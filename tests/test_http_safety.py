@@ -245,3 +245,30 @@ def test_google_api_calls_time_out(silent: int) -> None:
     )
     err = finishes(lambda: client.execute(client.service.events().list(calendarId="primary"), "events.list"))
     assert isinstance(err, TransientError), err
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        (
+            '[accounts.w]\nprovider = "outlook"\nclient_id = "x"\ngraph_root = "http://graph.example.com/v1.0"\n',
+            "graph_root",
+        ),
+        ('[accounts.w]\nprovider = "outlook"\nclient_id = "x"\nauthority = "http://login.example.com"\n', "authority"),
+        ('[accounts.g]\nprovider = "google"\napi_root = "http://www.example.com/calendar/v3/"\n', "api_root"),
+        ('[accounts.g]\nprovider = "google"\ntoken_uri = "http://oauth.example.com/token"\n', "token_uri"),
+        ('[calendars.s]\nsource = "ics"\nroles = ["personal"]\nurl = "http://school.example/private-k/f.ics"\n', "url"),
+    ],
+)
+def test_config_refuses_plain_http_service_addresses(toml: str, key: str) -> None:
+    """graph_root, authority, api_root, token_uri and an ICS url must be https (http only on loopback): exit 2."""
+    from idealweek.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        loads(toml)
+    text = info.value.render()
+    assert key in text and "https://" in text
+    assert "private-k" not in text
+    loopback = toml.replace("graph.example.com", "127.0.0.1:8080").replace("login.example.com", "localhost:9")
+    loopback = loopback.replace("www.example.com", "[::1]:9").replace("oauth.example.com", "127.0.0.1:9")
+    loads(loopback.replace("school.example", "127.0.0.1:9"))

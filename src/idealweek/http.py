@@ -158,14 +158,14 @@ def insecure_reason(url: str) -> str | None:
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        return f"{url!r} is not a valid address"
+        return "not a valid address"
     if parts.scheme == "https" and host:
         return None
     if parts.scheme == "http" and is_loopback(host):
         return None
-    if parts.scheme == "http":
-        return "plain http would expose tokens and calendar data on the network: use https:// (http only for localhost)"
-    return f"{url!r} is not an https:// address"
+    if parts.scheme == "http" and host:
+        return "plain http:// would expose tokens and calendar data on the network: use https:// (http: localhost only)"
+    return "not an https:// address"
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

@@ -207,6 +207,15 @@ class Safety(_Model):
     """The share rule applies once at least this many owned events exist."""
 
 
+def _secure_urls(**urls: str) -> None:
+    """Tokens and calendar data go over https only (plain http only to this machine): else a clear error per key."""
+    from idealweek.http import insecure_reason
+
+    problems = [f"{key}: {reason}" for key, url in urls.items() if url and (reason := insecure_reason(url))]
+    if problems:
+        raise ValueError("\n".join(problems))
+
+
 class GoogleAccount(_Model):
     provider: Literal["google"]
     """"google"."""
@@ -216,6 +225,11 @@ class GoogleAccount(_Model):
     """Calendar API root, e.g. ``https://www.googleapis.com/calendar/v3/`` (empty: Google's default)."""
     token_uri: str = ""
     """Override the token endpoint of the client file (tests, proxies)."""
+
+    @model_validator(mode="after")
+    def _check_urls(self) -> GoogleAccount:
+        _secure_urls(api_root=self.api_root, token_uri=self.token_uri)
+        return self
 
 
 class OutlookAccount(_Model):
@@ -234,6 +248,11 @@ class OutlookAccount(_Model):
     ca_bundle: str = ""
     """PEM file of extra CA certificates to trust for the authority and Graph (a TLS-inspecting proxy, a
     test CA); relative to the config file.  Empty: the usual trust store.  TLS is never switched off."""
+
+    @model_validator(mode="after")
+    def _check_urls(self) -> OutlookAccount:
+        _secure_urls(authority=self.authority, graph_root=self.graph_root)
+        return self
 
 
 LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
@@ -312,6 +331,8 @@ class CalendarConfig(_Model):
         if self.source == "ics":
             if bool(self.path) == bool(self.url):
                 raise ValueError("an ics calendar needs exactly one of path or url")
+            if self.url:
+                _secure_urls(url=self.url.replace("webcal://", "https://", 1))
             written = {Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(self.roles)
             if written:
                 raise ValueError(
