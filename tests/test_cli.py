@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,26 @@ def test_config_schema_has_descriptions_and_defaults_in_the_config_format() -> N
     top = schema["properties"]
     text = "\n".join(f"{k} = {json.dumps(top[k]['default'])}" for k in ("horizon", "sync_interval"))
     loads(text)  # the defaults are accepted by the config itself
+
+
+def test_status_lists_make_ups_in_time_order(tmp_path: Path) -> None:
+    """`status --json` lists this week's make-ups and intrusions in time order."""
+    import json
+
+    config = demo_copy(tmp_path)
+    done = idealweek("status", "--json", "--config", str(config), "--log-level", "error")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    for what in ("makeups", "intrusions"):
+        starts = [datetime.fromisoformat(x["start"]) for x in data[what]]
+        assert starts == sorted(starts), what
+
+
+def test_the_html_week_shows_its_totals_once(tmp_path: Path) -> None:
+    """`week --html` shows the week's totals once (in the picture), not again below it."""
+    config = demo_copy(tmp_path)
+    page = tmp_path / "week.html"
+    done = idealweek("week", "--html", str(page), "--config", str(config), "--log-level", "error")
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert html.count("lost to meetings") == 1, html.count("lost to meetings")

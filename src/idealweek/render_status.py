@@ -27,8 +27,8 @@ def status_data(report: CycleReport, settings: Settings) -> dict[str, Any]:
     zone = settings.zone
     start, end = iso_week_bounds(report.at, zone)
     this_week = iso_week_label(report.at, zone)
-    intr = [i for i in p.intrusions if start <= i.start < end]
-    makeups = [m for m in p.makeups if start <= m.start < end]
+    intr = sorted((i for i in p.intrusions if start <= i.start < end), key=lambda i: (i.start, i.block.id))
+    makeups = sorted((m for m in p.makeups if start <= m.start < end), key=lambda m: (m.start, m.calendar, m.key))
     focus = [f for f in p.focus if start <= f.start < end]
     wk = next((w for w in p.weeks if w.week == this_week), None)
     return {

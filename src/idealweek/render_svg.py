@@ -303,7 +303,7 @@ def _legend_short(kind: ItemKind) -> str:
 
 
 def week_html(view: WeekView) -> str:
-    """A self-contained HTML page: the SVG picture, the totals and the week's items as a list."""
+    """A self-contained HTML page: the SVG picture (with its legend and totals) and the week's items as a list."""
     rows = []
     for it in view.items:
         repays = f"repays {it.link}" if it.kind == ItemKind.MAKEUP and it.link else ""
@@ -312,7 +312,6 @@ def week_html(view: WeekView) -> str:
             f"<td>{_fmt(it.start, view)}</td><td>{_fmt(it.end, view)}</td><td>{escape(it.label)}</td>"
             f"<td>{escape(repays)}</td></tr>"
         )
-    totals = "".join(f"<li>{escape(line)}</li>" for line in totals_lines(view))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -322,11 +321,9 @@ def week_html(view: WeekView) -> str:
         "table{border-collapse:collapse;font-size:12px;margin-top:12px}"
         "td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}"
         ".sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}"
-        "ul.totals{font-size:13px}"
         "details{margin-top:12px}"
         "</style></head><body>"
         f"{week_svg(view)}"
-        f'<ul class="totals">{totals}</ul>'
         f"<details><summary>All {len(view.items)} items</summary>"
         "<table><thead><tr><th>kind</th><th>from</th><th>to</th><th>what</th><th></th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></details>"
