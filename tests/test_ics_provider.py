@@ -6,6 +6,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -196,10 +197,17 @@ def test_missing_or_non_calendar_file_is_a_provider_error(tmp_path: Path) -> Non
 
 
 def test_default_window_follows_the_clock(tmp_path: Path) -> None:
-    """Without window=, the read window is 60 days back to 400 days ahead of the injected clock."""
+    """Without window=, the read window is 15 days back to 16 days ahead of the injected clock (by default)."""
     path = tmp_path / "a.ics"
-    path.write_bytes(CAL)
-    near = IcsProvider("f", path=path, clock=lambda: utc(2030, 1, 1))
-    far = IcsProvider("f", path=path, clock=lambda: utc(2035, 1, 1))
-    assert [e.uid for e in near.read_changes(None).upserts] == ["school-1"]
-    assert list(far.read_changes(None).upserts) == []
+    path.write_bytes(CAL)  # one event on 2030-03-04
+    for now, seen in [
+        (utc(2030, 2, 16), True),
+        (utc(2030, 2, 15), False),
+        (utc(2030, 3, 19), True),
+        (utc(2030, 3, 20), False),
+    ]:
+        assert [e.uid for e in IcsProvider("f", path=path, clock=lambda now=now: now).read_changes(None).upserts] == (
+            ["school-1"] if seen else []
+        ), now
+    wide = IcsProvider("f", path=path, clock=lambda: utc(2029, 3, 4), reach=(timedelta(0), timedelta(days=400)))
+    assert [e.uid for e in wide.read_changes(None).upserts] == ["school-1"]

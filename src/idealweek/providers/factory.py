@@ -10,6 +10,7 @@ service module (``google``, ``outlook``) exposes:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from idealweek.config import Settings, resolve_path
@@ -45,15 +46,17 @@ def _make_provider(settings: Settings, config_path: Path, name: str, secrets: Se
     if cal.source == "vdir":
         from idealweek.providers.vdir import VdirProvider
 
+        path = resolve_path(config_path, cal.path)
         return VdirProvider(
-            name, resolve_path(config_path, cal.path), writable=writable, zone=settings.zone, create_folder=cal.create
+            name, path, writable=writable, zone=settings.zone, create_folder=cal.create, reach=local_reach(settings)
         )
     if cal.source == "ics":
         from idealweek.providers.ics import IcsProvider
 
         if cal.url:
-            return IcsProvider(name, url=cal.url, zone=settings.zone)
-        return IcsProvider(name, path=resolve_path(config_path, cal.path), zone=settings.zone)
+            return IcsProvider(name, url=cal.url, zone=settings.zone, reach=local_reach(settings))
+        path = resolve_path(config_path, cal.path)
+        return IcsProvider(name, path=path, zone=settings.zone, reach=local_reach(settings))
     if secrets is None:
         raise UserError(f"calendars.{name}: a {cal.source} calendar needs a secret store for its sign-in")
     if cal.source == "google":
@@ -69,6 +72,17 @@ def _make_provider(settings: Settings, config_path: Path, name: str, secrets: Se
 
         return caldav.make_provider(settings, config_path, name, secrets)
     raise UserError(f"calendars.{name}.source: unknown source {cal.source!r}")
+
+
+def local_reach(settings: Settings) -> tuple[timedelta, timedelta]:
+    """How far back and ahead local calendars are read: the planning horizon plus the history the planner needs.
+
+    Back: the catch-up look-back and at least last ISO week (the planner's focus count); ahead: the horizon
+    plus a margin.  Recurring events are expanded over this window only.
+    """
+    from idealweek.providers.ics import DEFAULT_LOOKBACK
+
+    return max(settings.catch_up.within + timedelta(days=1), DEFAULT_LOOKBACK), settings.horizon + timedelta(days=2)
 
 
 def needs_secrets(settings: Settings) -> bool:

@@ -25,7 +25,6 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,25 +37,21 @@ from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
 from idealweek.providers.ics import (
+    DEFAULT_AHEAD,
+    DEFAULT_LOOKBACK,
     Clock,
     Window,
     default_window,
+    expand_events,
     fingerprint,
     parse_ics,
+    read_calendars,
     system_clock,
 )
 from idealweek.providers.ics.write import bump_sequence, owned_vevent, render_new, set_times
-from idealweek.providers.vdir_token import Sig, VdirToken, file_sig, racy
+from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, racy
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(slots=True)
-class _FileState:
-    sig: Sig
-    sha: str
-    checked_ns: int
-    events: list[Event] | None = None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -83,6 +78,7 @@ class VdirProvider:
         zone: ZoneInfo | None = None,
         *,
         window: Window | None = None,
+        reach: tuple[timedelta, timedelta] = (DEFAULT_LOOKBACK, DEFAULT_AHEAD),
         clock: Clock = system_clock,
         create_folder: bool = True,
     ) -> None:
@@ -93,9 +89,11 @@ class VdirProvider:
         """Create a missing folder (the config's ``create = true``); otherwise a missing folder is an error."""
         self.zone = zone or ZoneInfo("UTC")
         self.window = window
+        self.reach = reach
+        """How far back and ahead of now events are read when ``window`` is not fixed."""
         self.clock = clock
         self.requests = RequestCounter()
-        self._files: dict[str, _FileState] = {}
+        self._files: dict[str, FileState] = {}
         self._files_window: Window | None = None
         self._uids: dict[tuple[str, str], frozenset[str]] = {}
         """(file name, sha) -> the uids that content gave, for computing removals."""
@@ -110,7 +108,7 @@ class VdirProvider:
             raise ProviderError(f"{self.name}: cannot create the vdir folder {self.path}: {exc}") from exc
 
     def _window(self) -> Window:
-        return self.window if self.window is not None else default_window(self.clock())
+        return self.window if self.window is not None else default_window(self.clock(), *self.reach)
 
     def _listing(self) -> dict[str, os.stat_result]:
         if self.writable and self.create_folder and not self.path.exists():
@@ -130,24 +128,23 @@ class VdirProvider:
                 continue
         return out
 
-    def _parse(self, fname: str, data: bytes, window: Window) -> list[Event]:
-        source = str(self.path / fname)
-        try:
-            events = parse_ics(
-                data,
-                source=source,
-                calendar=self.name,
-                zone=self.zone,
-                window=window,
-                default_uid=Path(fname).stem,
-            )
-        except ProviderError as exc:
-            log.warning("vdir.file_skipped", source=source, reason=str(exc))
-            events = []
+    def _expand(self, fname: str, state: FileState, window: Window) -> list[Event]:
+        """The file's events in ``window`` from its parsed calendars (no disk read, no parse)."""
+        events = expand_events(
+            state.cals or [],
+            calendar=self.name,
+            zone=self.zone,
+            window=window,
+            source=str(self.path / fname),
+            etag=state.sha,
+            default_uid=Path(fname).stem,
+        )
+        state.events = events
+        self._uids[(fname, state.sha)] = frozenset(e.uid for e in events)
         return events
 
-    def _load(self, fname: str, window: Window) -> _FileState | None:
-        """Read and parse one file now; None when it vanished meanwhile."""
+    def _load(self, fname: str, window: Window) -> FileState | None:
+        """Read one file now, parsing it only when its content changed; None when it vanished meanwhile."""
         path = self.path / fname
         try:
             st = path.stat()
@@ -158,43 +155,55 @@ class VdirProvider:
             raise ProviderError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
         sha = fingerprint(data)
         prev = self._files.get(fname)
-        events = prev.events if prev is not None and prev.sha == sha and prev.events is not None else None
-        if events is None:
-            events = self._parse(fname, data, window)
-        state = _FileState(file_sig(st), sha, time.time_ns(), events)
+        state = FileState(file_sig(st), sha, time.time_ns())
+        if prev is not None and prev.sha == sha and prev.cals is not None:
+            state.cals, state.events = prev.cals, prev.events
+        else:
+            try:
+                state.cals = read_calendars(data, str(path))
+            except ProviderError as exc:
+                log.warning("vdir.file_skipped", source=str(path), reason=str(exc))
+                state.cals = []
         self._files[fname] = state
-        self._uids[(fname, sha)] = frozenset(e.uid for e in events)
+        if state.events is None:
+            self._expand(fname, state, window)
+        else:
+            self._uids[(fname, sha)] = frozenset(e.uid for e in state.events)
         return state
 
-    def _scan(self, window: Window, token: VdirToken | None, need_events: bool) -> dict[str, _FileState]:
+    def _scan(self, window: Window, token: VdirToken | None, need_events: bool) -> dict[str, FileState]:
         """Current state of every file, reading only what may have changed."""
         if self._files_window != window:
-            self._files.clear()
+            # The window moved: expand again, but keep what was parsed (a file is parsed only when it changed).
+            for kept in self._files.values():
+                kept.events = None
             self._uids.clear()
             self._files_window = window
         listing = self._listing()
         for gone in set(self._files) - set(listing):
             del self._files[gone]
-        out: dict[str, _FileState] = {}
+        out: dict[str, FileState] = {}
         for fname, st in sorted(listing.items()):
             sig = file_sig(st)
             cached = self._files.get(fname)
-            state: _FileState | None = None
+            state: FileState | None = None
             if cached is not None and cached.sig == sig and not racy(sig, cached.checked_ns):
                 state = cached
             elif token is not None and fname in token.files:
                 tsig, tsha = token.files[fname]
                 if tsig == sig and not racy(sig, token.made_ns):
-                    state = _FileState(sig, tsha, token.made_ns)
+                    state = FileState(sig, tsha, token.made_ns)
                     self._files[fname] = state
-            if state is None or (need_events and state.events is None):
+            if state is not None and need_events and state.events is None and state.cals is not None:
+                self._expand(fname, state, window)
+            elif state is None or (need_events and state.events is None):
                 state = self._load(fname, window)
                 if state is None:
                     continue
             out[fname] = state
         return out
 
-    def _token(self, window: Window, states: Mapping[str, _FileState], old: VdirToken | None = None) -> str:
+    def _token(self, window: Window, states: Mapping[str, FileState], old: VdirToken | None = None) -> str:
         tok = VdirToken(
             (int(window[0].timestamp()), int(window[1].timestamp())),
             time.time_ns(),
@@ -208,7 +217,7 @@ class VdirProvider:
                 tok.uids[name] = old.uids[name]
         return tok.encode()
 
-    def _all_events(self, states: Mapping[str, _FileState]) -> list[Event]:
+    def _all_events(self, states: Mapping[str, FileState]) -> list[Event]:
         seen: set[str] = set()
         out: list[Event] = []
         for _name, state in sorted(states.items()):

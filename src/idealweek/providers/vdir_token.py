@@ -15,6 +15,9 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from idealweek.model import Event
 
 TOKEN_PREFIX = "vdir1:"
 RACY_NS = 2_000_000_000
@@ -35,6 +38,18 @@ def file_sig(st: os.stat_result) -> Sig:
 def racy(sig: Sig, checked_ns: int) -> bool:
     """True when a file with ``sig``, checked at ``checked_ns``, may have changed unseen since."""
     return sig[0] >= checked_ns - RACY_NS
+
+
+@dataclass(slots=True)
+class FileState:
+    """What this process knows about one file: signature, content hash, and (when read) its parse and events."""
+
+    sig: Sig
+    sha: str
+    checked_ns: int
+    events: list[Event] | None = None
+    cals: list[Any] | None = None
+    """The file's calendars as parsed: kept so that a moved window needs no new parse."""
 
 
 @dataclass(slots=True)
@@ -86,4 +101,4 @@ class VdirToken:
             return None
 
 
-__all__ = ["MAX_TOKEN_UIDS", "RACY_NS", "Sig", "VdirToken", "file_sig", "racy"]
+__all__ = ["MAX_TOKEN_UIDS", "RACY_NS", "FileState", "Sig", "VdirToken", "file_sig", "racy"]

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from idealweek.providers.ics.convert import TAG_ICS_PROPERTY, decode_tag
 from idealweek.providers.ics.expand import (
+    DEFAULT_AHEAD,
+    DEFAULT_LOOKBACK,
+    MAX_OCCURRENCES,
     Clock,
     Window,
     default_window,
@@ -25,6 +28,9 @@ from idealweek.providers.ics.repair import fingerprint, is_calendar, read_calend
 from idealweek.providers.ics.zones import WINDOWS_TO_IANA, lookup_zone
 
 __all__ = [
+    "DEFAULT_AHEAD",
+    "DEFAULT_LOOKBACK",
+    "MAX_OCCURRENCES",
     "TAG_ICS_PROPERTY",
     "WINDOWS_TO_IANA",
     "Clock",

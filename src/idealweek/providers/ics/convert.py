@@ -63,6 +63,39 @@ def _rid_text(value: date | datetime, floating: tzinfo) -> str:
     return value.strftime("%Y%m%d")
 
 
+EXACT_DURATION = "X-IDEALWEEK-EXACT-DURATION"
+"""Where :func:`mark_exact_durations` keeps a VEVENT's DURATION through the expansion library."""
+
+
+def mark_exact_durations(cal: Any) -> None:
+    """Copy the DURATION of each VEVENT without DTEND to :data:`EXACT_DURATION`.
+
+    recurring-ical-events replaces DURATION by a DTEND computed in wall-clock
+    time, which is wrong across a DST change (RFC 5545 §3.3.6: hours, minutes
+    and seconds are exact).  The copy travels with every occurrence, so
+    :func:`to_event` can compute the end again from the original duration.
+    """
+    for comp in cal.walk("VEVENT"):
+        comp.pop(EXACT_DURATION, None)
+        prop = comp.get("DURATION")
+        if comp.get("DTEND") is None and prop is not None and isinstance(getattr(prop, "dt", None), timedelta):
+            comp[EXACT_DURATION] = str(int(prop.dt.total_seconds()))
+
+
+def _exact_duration(occ: Any) -> timedelta | None:
+    raw = occ.get(EXACT_DURATION)
+    try:
+        return timedelta(seconds=max(0, int(str(raw)))) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _end_after(start: datetime, duration: timedelta) -> datetime:
+    """RFC 5545 §3.3.6: whole days of a duration are nominal (same wall-clock time), the rest is exact."""
+    nominal = start + timedelta(days=duration.days)
+    return nominal.astimezone(UTC) + (duration - timedelta(days=duration.days))
+
+
 def to_event(occ: Any, ctx: Ctx, series: str, recurring: bool) -> Event | None:
     """One occurrence → Event; None when cancelled.  Raises on malformed data."""
     status_text = _text(occ, "STATUS").upper()
@@ -94,14 +127,15 @@ def to_event(occ: Any, ctx: Ctx, series: str, recurring: bool) -> Event | None:
     else:
         assert isinstance(start_raw, datetime)
         start = fix_zone(start_raw, ctx.floating)
-        if isinstance(end_raw, datetime):
+        exact = _exact_duration(occ)
+        if exact is not None:
+            end = _end_after(start, exact)
+        elif isinstance(end_raw, datetime):
             end = fix_zone(end_raw, start.tzinfo or ctx.floating)
         elif isinstance(end_raw, date):
             end = datetime.combine(end_raw, time(), start.tzinfo)
         elif duration is not None:
-            # RFC 5545: whole days are nominal (same wall-clock time), the rest is exact.
-            nominal = start + timedelta(days=duration.days)
-            end = nominal.astimezone(UTC) + (duration - timedelta(days=duration.days))
+            end = _end_after(start, duration)
         else:
             end = start
     rid = ""
@@ -150,4 +184,4 @@ def decode_tag(text: str) -> OwnedTag | None:
     return None
 
 
-__all__ = ["NO_UID", "TAG_ICS_PROPERTY", "Ctx", "decode_tag", "to_event", "warn"]
+__all__ = ["NO_UID", "TAG_ICS_PROPERTY", "Ctx", "decode_tag", "mark_exact_durations", "to_event", "warn"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -23,30 +23,33 @@ import structlog
 
 from idealweek.clock import Clock, system_clock
 from idealweek.model import Event
-from idealweek.providers.ics.convert import NO_UID, Ctx, to_event, warn
+from idealweek.providers.ics.convert import NO_UID, Ctx, mark_exact_durations, to_event, warn
 from idealweek.providers.ics.repair import fingerprint, read_calendars
-from idealweek.providers.ics.zones import floating_zone
+from idealweek.providers.ics.zones import floating_zone, normalise_x_wr_timezone
 
 if TYPE_CHECKING:
     import icalendar
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_PAST = timedelta(days=60)
-DEFAULT_FUTURE = timedelta(days=400)
+DEFAULT_LOOKBACK = timedelta(days=15)
+"""History read by default: last ISO week (the planner's focus count) and the catch-up look-back."""
+DEFAULT_AHEAD = timedelta(days=16)
+"""Future read by default: the 14-day planning horizon plus a margin."""
 
 Window = tuple[datetime, datetime]
 
 _SINGLE_VALUED = ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "SUMMARY", "STATUS", "TRANSP", "CLASS")
 
 
-def default_window(now: datetime) -> Window:
-    """The default read window: 60 days back to 400 days ahead, on whole UTC days.
+def default_window(now: datetime, lookback: timedelta = DEFAULT_LOOKBACK, ahead: timedelta = DEFAULT_AHEAD) -> Window:
+    """The read window: the planning window plus the history the planner and ``review`` need, on whole UTC days.
 
-    Rounding to the day keeps the change token stable within a day.
+    Occurrences are expanded over this window only.  Rounding to the day keeps
+    the change token stable within a day.
     """
     day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - DEFAULT_PAST, day + DEFAULT_FUTURE
+    return day - lookback, day + ahead + timedelta(days=1)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -91,31 +94,36 @@ def _prepare(cal: icalendar.Calendar, ctx: Ctx, default_uid: str) -> tuple[dict[
 
 
 MAX_OCCURRENCES = 20_000
-"""Occurrences one calendar may expand to inside the window; more is treated as hostile input."""
+"""Occurrences one calendar may expand to inside the window; more is refused as hostile input."""
 _SUB_HOURLY = ("SECONDLY", "MINUTELY")
 
 
-def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Any]:
-    """Occurrences in ``[lo, hi)``; refuses sub-hourly rules and runaway expansions instead of hanging."""
-    import recurring_ical_events
-
+def _refuse_sub_hourly(cal: icalendar.Calendar) -> None:
     for comp in cal.walk("VEVENT"):
         rules = comp.get("RRULE")
         for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
             freq = [str(f).upper() for f in (rule.get("FREQ") or [])]
             if any(f in _SUB_HOURLY for f in freq):
-                raise ValueError(f"recurrence FREQ={freq[0]} is not supported (sub-hourly)")
+                raise ValueError(f"recurrence FREQ={freq[0]} is refused (rules more often than hourly are not read)")
+
+
+def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Any]:
+    """Occurrences in ``[lo, hi)``; refuses sub-hourly rules and more than :data:`MAX_OCCURRENCES`.
+
+    Each series is expanded with its ``between`` generator over the window only
+    (what ``CalendarQuery.between`` does, but counted as it goes, so a runaway
+    rule stops at the cap instead of being computed in full).
+    """
+    import recurring_ical_events
+
+    _refuse_sub_hourly(cal)
+    mark_exact_durations(cal)
     out: list[Any] = []
-    for occ in recurring_ical_events.of(cal).after(lo):
-        start = occ.get("DTSTART")
-        value = getattr(start, "dt", None)
-        if isinstance(value, datetime) and value.tzinfo is not None and value >= hi:
-            break
-        if isinstance(value, date) and not isinstance(value, datetime) and value >= hi.date():
-            break
-        out.append(occ)
-        if len(out) > MAX_OCCURRENCES:
-            raise ValueError(f"more than {MAX_OCCURRENCES} occurrences in the window")
+    for series in recurring_ical_events.of(cal).series:
+        for occ in series.between(lo, hi):
+            out.append(occ.as_component(False))
+            if len(out) > MAX_OCCURRENCES:
+                raise ValueError(f"more than {MAX_OCCURRENCES} occurrences in the window: refused")
     return out
 
 
@@ -198,10 +206,13 @@ def expand_events(
         cals = [ical] if isinstance(ical, icalendar.Calendar) else list(ical)
         tag = etag or ""
     lo, hi = window
-    # Floating and all-day times are only placed in a zone after expansion: query a day wider.
-    qlo, qhi = lo - timedelta(days=2), hi + timedelta(days=2)
+    # Floating and all-day times are only placed in a zone after expansion: query two days wider.
+    margin = timedelta(days=2)
+    qlo = lo - margin if lo > datetime.min.replace(tzinfo=UTC) + margin else lo
+    qhi = hi + margin if hi < datetime.max.replace(tzinfo=UTC) - margin else hi
     events: list[Event] = []
     for cal in cals:
+        normalise_x_wr_timezone(cal, source)
         ctx = Ctx(source, calendar, zone, floating_zone(cal, zone), tag)
         groups, recurring = _prepare(cal, ctx, default_uid)
         if not groups:
@@ -256,6 +267,9 @@ def _unique(events: list[Event]) -> list[Event]:
 
 
 __all__ = [
+    "DEFAULT_AHEAD",
+    "DEFAULT_LOOKBACK",
+    "MAX_OCCURRENCES",
     "Clock",
     "Window",
     "default_window",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from idealweek.clock import Clock, system_clock
@@ -14,8 +15,8 @@ from idealweek.http import parse_retry_after
 from idealweek.log import redact_url
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
-from idealweek.providers.ics.expand import Window, default_window, parse_ics
-from idealweek.providers.ics.repair import is_calendar
+from idealweek.providers.ics.expand import DEFAULT_AHEAD, DEFAULT_LOOKBACK, Window, default_window, expand_events
+from idealweek.providers.ics.repair import fingerprint, is_calendar, read_calendars
 
 if TYPE_CHECKING:
     import requests
@@ -44,6 +45,7 @@ class IcsProvider:
         zone: ZoneInfo | None = None,
         *,
         window: Window | None = None,
+        reach: tuple[timedelta, timedelta] = (DEFAULT_LOOKBACK, DEFAULT_AHEAD),
         clock: Clock = system_clock,
         timeout: tuple[float, float] = (5.0, 30.0),
         session: requests.Session | None = None,
@@ -55,6 +57,8 @@ class IcsProvider:
         self.url = url.replace("webcal://", "https://", 1) if url and url.startswith("webcal://") else url
         self.zone = zone or ZoneInfo("UTC")
         self.window = window
+        self.reach = reach
+        """How far back and ahead of now events are read when ``window`` is not fixed."""
         self.clock = clock
         self.timeout = timeout
         self.writable = False
@@ -62,6 +66,8 @@ class IcsProvider:
         self._session = session
         self._cache: _Fetched | None = None
         self._parsed: tuple[str, list[Event]] | None = None
+        self._cals: tuple[str, list[Any]] | None = None
+        """(content hash, calendars as parsed): a moved window expands again without a new parse."""
 
     @property
     def source(self) -> str:
@@ -71,7 +77,7 @@ class IcsProvider:
         return str(self.path)
 
     def _window(self) -> Window:
-        return self.window if self.window is not None else default_window(self.clock())
+        return self.window if self.window is not None else default_window(self.clock(), *self.reach)
 
     # -- fetching -----------------------------------------------------------
     def _read_file(self) -> bytes:
@@ -137,7 +143,12 @@ class IcsProvider:
     def _events(self, body: bytes, token: str, window: Window) -> list[Event]:
         if self._parsed is not None and self._parsed[0] == token:
             return self._parsed[1]
-        events = parse_ics(body, source=self.source, calendar=self.name, zone=self.zone, window=window)
+        sha = fingerprint(body)
+        if self._cals is None or self._cals[0] != sha:
+            self._cals = (sha, read_calendars(body, self.source))
+        events = expand_events(
+            self._cals[1], calendar=self.name, zone=self.zone, window=window, source=self.source, etag=sha
+        )
         self._parsed = (token, events)
         return events
 

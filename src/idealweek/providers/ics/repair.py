@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 import structlog
 
 from idealweek.errors import ProviderError
+from idealweek.providers.ics.zones import lookup_zone
 
 if TYPE_CHECKING:
     import icalendar
 
 log = structlog.get_logger(__name__)
 
+_EXCHANGE_TZID_RE = re.compile(r';TZID="?(tzone://Microsoft/[^";:,\r\n]*)"?', re.IGNORECASE)
 _UID_RE = re.compile(rb"^UID[;:](?:[^:\r\n]*:)?([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 
 
@@ -48,7 +50,22 @@ def decode(data: bytes) -> str:
     if first != "BEGIN:VCALENDAR":
         # A bare VEVENT / VTIMEZONE (seen in exports and test data): wrap it.
         lines = ["BEGIN:VCALENDAR", "VERSION:2.0", *lines, "END:VCALENDAR"]
-    return "\r\n".join(lines) + "\r\n"
+    return _exchange_tzids("\r\n".join(lines) + "\r\n")
+
+
+def _exchange_tzids(text: str) -> str:
+    """``TZID="tzone://Microsoft/Utc"`` (Outlook/Exchange exports) → ``TZID=UTC``; likewise Windows names.
+
+    A form no zone is known for (``tzone://Microsoft/Custom``) is left to its VTIMEZONE.
+    """
+    if "tzone://" not in text and "TZONE://" not in text.upper():
+        return text
+
+    def sub(m: re.Match[str]) -> str:
+        found = lookup_zone(m.group(1))
+        return f";TZID={found.key}" if found is not None else m.group(0)
+
+    return _EXCHANGE_TZID_RE.sub(sub, text)
 
 
 def _drop_alarms(lines: list[str]) -> list[str]:

@@ -16,8 +16,12 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
+
 if TYPE_CHECKING:
     import icalendar
+
+log = structlog.get_logger(__name__)
 
 _FALLBACK_WINDOWS = {
     "W. Europe Standard Time": "Europe/Berlin",
@@ -46,9 +50,20 @@ def _windows_table() -> dict[str, str]:
 WINDOWS_TO_IANA: dict[str, str] = _windows_table()
 
 
+_EXCHANGE = "tzone://microsoft/"
+"""Outlook and Exchange exports name zones ``tzone://Microsoft/Utc`` (or ``.../<Windows name>``)."""
+
+
 def lookup_zone(name: str) -> ZoneInfo | None:
-    """An IANA zone for a TZID: IANA names, Windows names, ``/vendor/Area/City``; None when unknown."""
+    """An IANA zone for a TZID: IANA, Windows, ``/vendor/Area/City`` and ``tzone://Microsoft/...`` names.
+
+    None when unknown (``tzone://Microsoft/Custom`` too: it names a zone only its VTIMEZONE describes).
+    """
     cleaned = name.strip().strip('"').strip()
+    if cleaned.lower().startswith(_EXCHANGE):
+        cleaned = cleaned[len(_EXCHANGE) :]
+        if cleaned.lower() == "utc":
+            cleaned = "UTC"
     candidates = [cleaned, WINDOWS_TO_IANA.get(cleaned, "")]
     if cleaned.startswith("/"):
         parts = cleaned.strip("/").split("/")
@@ -61,6 +76,25 @@ def lookup_zone(name: str) -> ZoneInfo | None:
         except (ZoneInfoNotFoundError, ValueError, OSError):
             continue
     return None
+
+
+def normalise_x_wr_timezone(cal: icalendar.Calendar, source: str) -> None:
+    """Rewrite the calendar's ``X-WR-TIMEZONE`` to the IANA name it means, or drop it when unknown.
+
+    The expansion library reads the value as an IANA key: a Windows name, an
+    empty, quoted or padded value would make it fail for every event.
+    """
+    raw = cal.get("X-WR-TIMEZONE")
+    if raw is None:
+        return
+    text = str(raw[0] if isinstance(raw, list) and raw else raw)
+    found = lookup_zone(text) if text.strip() else None
+    if found is None:
+        del cal["X-WR-TIMEZONE"]
+        if text.strip():
+            log.warning("ics.zone_unknown", source=source, x_wr_timezone=text[:80], used="the configured zone")
+    elif text != found.key:
+        cal["X-WR-TIMEZONE"] = found.key
 
 
 def floating_zone(cal: icalendar.Calendar, zone: ZoneInfo) -> tzinfo:
@@ -94,4 +128,4 @@ def fix_zone(value: datetime, fallback: tzinfo) -> datetime:
     return value
 
 
-__all__ = ["WINDOWS_TO_IANA", "fix_zone", "floating_zone", "lookup_zone"]
+__all__ = ["WINDOWS_TO_IANA", "fix_zone", "floating_zone", "lookup_zone", "normalise_x_wr_timezone"]
