@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.config import WEEKDAYS
@@ -32,6 +32,7 @@ from idealweek.week import iso_week_label, local_instant, week_start_from_label
 
 if TYPE_CHECKING:
     from idealweek.config import Settings
+    from idealweek.planner import Plan
     from idealweek.store import Store
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -43,7 +44,7 @@ HISTORY = 4
 # -- recording the losses per slot (writing cycles) ----------------------------------------
 
 
-def week_losses(plan: Any, zone: ZoneInfo) -> dict[str, list[dict[str, object]]]:
+def week_losses(plan: Plan, zone: ZoneInfo) -> dict[str, list[dict[str, object]]]:
     """week → minutes lost per slot of the ideal week, from a planner result's intrusions."""
     acc: dict[str, dict[tuple[str, int, str, str, str], int]] = {}
     for it in plan.intrusions:
@@ -63,7 +64,7 @@ def week_losses(plan: Any, zone: ZoneInfo) -> dict[str, list[dict[str, object]]]
     }
 
 
-def record_losses(store: Store, settings: Settings, plan: Any, now: datetime) -> None:
+def record_losses(store: Store, settings: Settings, plan: Plan, now: datetime) -> None:
     """Save the losses per slot of the weeks the plan sees whole (not final ones), like the week figures."""
     from idealweek.weekstats import final_weeks
 

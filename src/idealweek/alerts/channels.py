@@ -15,6 +15,7 @@ stays fast.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,8 +84,8 @@ def resolve(channel: Channel, secrets: SecretStore | None) -> str:
     """The URL with its secrets filled in; raises UserError naming the missing secret."""
     missing: list[str] = []
 
-    def fill(m: object) -> str:
-        name = m.group(1)  # type: ignore[attr-defined]
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
         value = secrets.get(secret_name(name)) if secrets is not None else None
         if value is None:
             missing.append(name)

@@ -189,9 +189,11 @@ class AlertHook:
                     store.forget_alerts(f"signin-failed:{account}")
         testing = [acct for acct in settings.alerts.google_testing if acct not in failed]
         if testing:
+            from idealweek.auth import secret_name
+
             secrets = self.delivery(settings).secrets()
             for account in testing:
-                text = secrets.get(f"token:{account}") if secrets is not None else None
+                text = secrets.get(secret_name(account)) if secrets is not None else None
                 fp = _fingerprint(text) if text else None
                 if fp is None:
                     continue

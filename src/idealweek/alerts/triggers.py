@@ -24,10 +24,14 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.config import QuietHours, Settings
 from idealweek.model import DebtStatus, Policy
+
+if TYPE_CHECKING:
+    from idealweek.planner import Plan
 
 GOOGLE_TESTING_LIFETIME = timedelta(days=7)
 """Refresh tokens of Google OAuth apps in "Testing" publishing status expire after 7 days."""
@@ -103,20 +107,19 @@ class LateDebt:
     """The deadline has passed (else: it cannot be placed before the deadline)."""
 
 
-def plan_facts(plan: object, now: datetime) -> tuple[list[BlockHit], list[LateDebt]]:
-    """The facts of a planner result that alerts are about (``plan`` is a ``planner.Plan``)."""
-    intrusions = getattr(plan, "intrusions", ())
+def plan_facts(plan: Plan, now: datetime) -> tuple[list[BlockHit], list[LateDebt]]:
+    """The facts of a planner result that alerts are about."""
     # intrusions name their meetings ``calendar:uid``
-    meetings = {f"{ev.calendar}:{ev.uid}": ev for ev in getattr(plan, "meetings", ())}
+    meetings = {f"{ev.calendar}:{ev.uid}": ev for ev in plan.meetings}
     hits: list[BlockHit] = []
-    for it in intrusions:
+    for it in plan.intrusions:
         b = it.block
         if b.policy != Policy.HARD or b.end <= now - VIOLATION_NEWS:
             continue
         titles = tuple(meetings[u].title for u in it.meetings if u in meetings and meetings[u].title)
         hits.append(BlockHit(b.id, b.category, b.start, b.end, it.minutes, b.title, titles))
     late: list[LateDebt] = []
-    for st in getattr(plan, "debts", ()):
+    for st in plan.debts:
         if st.status != DebtStatus.OVERDUE:
             continue
         owed = st.unplaced + st.scheduled
