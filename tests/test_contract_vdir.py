@@ -44,7 +44,7 @@ def file_of(folder: Path, uid: str) -> Path:
 
 
 class VdirHarness:
-    remembers_deleted_ids = False
+    remembers_deleted_ids = True
     checks_etags = True
 
     def __init__(self, folder: Path) -> None:

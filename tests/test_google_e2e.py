@@ -426,6 +426,7 @@ roles = ["mirror"]
 [secrets]""",
     )
     cli_config.write_text(text)
+    (tmp_path / "home").mkdir()
     capsys.readouterr()
     assert main(["run", "--once", "--config", str(cli_config)]) == 1
     out = capsys.readouterr().out

@@ -314,6 +314,7 @@ def _cli_world(tmp_path: Path, expires_in: int = 3600) -> Iterator[tuple[FakeGra
         extra = f'ca_bundle = "{authority.ca_path.name}"'
         text = config_text(graph.root, authority.origin, extra)
         text = text.replace('path = "home"', f'path = "{tmp_path / "home"}"')
+        (tmp_path / "home").mkdir(exist_ok=True)
         text = f'state_dir = "{tmp_path / "state"}"\n[secrets]\nstore = "file"\nkey_file = "{key}"\n' + text
         cfg = tmp_path / "config.toml"
         cfg.write_text(_hoist(text))
@@ -447,3 +448,40 @@ def test_cli_authority_outage_fails_outlook_only(
     auth._http_cache.clear()  # a new process (MSAL throttles a failed request for a while within one)
     assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
     assert graph.owned(TAG_ID)
+
+
+def _lose_database(state: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{state / 'state.sqlite3'}{suffix}").unlink(missing_ok=True)
+
+
+def test_cli_deleted_stays_deleted_after_the_database_is_lost(cli_world: tuple[FakeGraph, Path, Path]) -> None:
+    """`run --once`: a mirror deleted on Outlook and a block deleted in the vdir stay deleted after the state
+    database is removed (the journal beside it); with the whole state directory gone the vdir still refuses."""
+    from idealweek.cli import main
+
+    graph, cfg, tmp = cli_world
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    mirrors = [e for e in graph.owned(TAG_ID) if '"t":"mirror"' in (e.ext_value(TAG_ID) or "")]
+    mirror = max(mirrors, key=lambda e: e.start)  # far from the freeze window
+    graph.user_delete(mirror.id)
+    probe = VdirProvider("home", tmp / "home", writable=False, zone=BERLIN)
+    block = tmp / "home" / f"{max(probe.list_owned(), key=lambda e: e.start).uid}.ics"
+    block.unlink()
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    keys = {base_key(e) for e in graph.owned(TAG_ID)}
+    assert base_key(mirror) not in keys and not block.exists()
+
+    _lose_database(tmp / "state")
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    assert base_key(mirror) not in {base_key(e) for e in graph.owned(TAG_ID)}, "the Outlook mirror came back"
+    assert not block.exists(), "the vdir block came back"
+
+    from idealweek.journal import JOURNAL_NAME
+    from idealweek.providers.vdir import MARKS
+
+    (tmp / "state" / JOURNAL_NAME).unlink()
+    _lose_database(tmp / "state")
+    assert (tmp / "home" / MARKS / block.stem).exists()
+    main(["run", "--once", "--quiet", "--config", str(cfg)])
+    assert not block.exists(), "the vdir remembers on its own which ids were deleted"

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 from idealweek.errors import AlreadyExists, NotOwned, ProviderError
 from idealweek.ids import stable_id
 from idealweek.model import Kind, utc
-from idealweek.providers.vdir import VdirProvider
+from idealweek.providers.vdir import MARKS, VdirProvider
 from tests.contract import T0, desired
 from tests.test_contract_vdir import WINDOW, file_of, write_user_event
 
@@ -37,7 +37,8 @@ def test_created_file_layout(tmp_path: Path) -> None:
     assert "DTSTART:20300304T090000Z" in text and "DTEND:20300304T100000Z" in text
     assert "CLASS:PRIVATE" in text and "TRANSP:OPAQUE" in text and "DTSTAMP:20300301T000000Z" in text
     assert "X-IDEALWEEK:" in text and "ATTENDEE" not in text
-    assert [f.name for f in (tmp_path / "cal").iterdir()] == [path.name]
+    assert [f.name for f in (tmp_path / "cal").iterdir() if f.name != MARKS] == [path.name]
+    assert [f.name for f in (tmp_path / "cal" / MARKS).iterdir()] == [uid]
 
 
 def test_folder_is_created_for_writable_calendars(tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ def test_failed_update_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(OSError):
         p.update(ev, desired("cal", "k", T0 + timedelta(hours=2)))
     assert path.read_bytes() == before
-    assert [f.name for f in folder.iterdir()] == [path.name]
+    assert [f.name for f in folder.iterdir() if f.name != MARKS] == [path.name]
 
 
 def test_update_keeps_user_summary_and_description(tmp_path: Path) -> None:

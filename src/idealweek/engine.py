@@ -345,6 +345,9 @@ class Engine:
     def _create(self, prov: Provider, desired: DesiredEvent, now: datetime, report: CycleReport) -> None:
         store = self.store
         cal, key = desired.calendar, base_key(desired.key)
+        if store.tombstoned(cal, key):  # the journal too: deleted stays deleted after the database is lost
+            report.notes.append(f"{cal}: {key} was deleted by the user earlier; not recreated")
+            return
         for _attempt in range(3):
             gen = store.burnt_generation(cal, key) + 1
             want = desired if gen == 0 else replace(desired, tag=replace(desired.tag, key=f"{key}{GEN_MARK}{gen}"))

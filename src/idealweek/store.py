@@ -16,12 +16,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import structlog
 
 from idealweek.errors import UserError
 from idealweek.fsutil import make_private, open_private, private_dir
+from idealweek.journal import JOURNAL_NAME, TombstoneJournal
 from idealweek.model import Debt, Event, Interval, OwnedTag, Response, Status
 
 SCHEMA_VERSION = 2
@@ -387,8 +389,18 @@ class Store:
         )
 
     # -- user decisions ---------------------------------------------------------
+    @cached_property
+    def journal(self) -> TombstoneJournal:
+        """The tombstones again, in an append-only file beside the database: they survive its loss."""
+        return TombstoneJournal(self.path.parent / JOURNAL_NAME, writable=not getattr(self, "snapshot", False))
+
+    def tombstoned(self, calendar: str, key: str) -> bool:
+        """The user deleted this key (recorded in the database or in the journal)."""
+        row = self.db.execute("SELECT 1 FROM tombstones WHERE calendar=? AND key=?", (calendar, key)).fetchone()
+        return row is not None or (calendar, key) in self.journal
+
     def tombstones(self) -> dict[tuple[str, str], Interval | None]:
-        out: dict[tuple[str, str], Interval | None] = {}
+        out: dict[tuple[str, str], Interval | None] = self.journal.entries()
         for cal, key, start, end in self.db.execute("SELECT calendar, key, start, end FROM tombstones"):
             out[(cal, key)] = Interval(_dt(start), _dt(end)) if start and end else None
         return out
@@ -398,6 +410,7 @@ class Store:
             "INSERT OR IGNORE INTO tombstones VALUES (?,?,?,?,?,?)",
             (calendar, key, kind, _ts(iv.start) if iv else None, _ts(iv.end) if iv else None, _ts(now)),
         )
+        self.journal.add(calendar, key, kind, iv, now)
 
     def add_waiver(self, key: str, debt_id: str, minutes: int, now: datetime) -> None:
         self.db.execute("INSERT OR IGNORE INTO waivers VALUES (?,?,?,?)", (key, debt_id, minutes, _ts(now)))

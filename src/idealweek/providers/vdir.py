@@ -16,6 +16,13 @@ Writes go only to files idealweek created (``<stable_id(key)>.ics``, UID = the
 same id, an ``X-IDEALWEEK`` tag).  Every write is atomic: a hidden temp file in
 the same folder, fsync, then ``os.link`` (create: never clobbers) or
 ``os.replace`` (update), then an fsync of the folder.
+
+Deleted stays deleted, as on Google: each created event also leaves an empty
+marker ``.idealweek-owned/<uid>`` in the folder (hidden; khal and vdirsyncer
+only look at ``*.ics`` files).  idealweek's own delete removes it; a file that
+is gone while its marker is still there was deleted by someone else, so a
+create of that id raises ``AlreadyExists(deleted=True)`` even when the state
+database was lost.
 """
 
 from __future__ import annotations
@@ -52,6 +59,9 @@ from idealweek.providers.ics.write import bump_sequence, owned_vevent, render_ne
 from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, racy
 
 log = structlog.get_logger(__name__)
+
+MARKS = ".idealweek-owned"
+"""Folder (inside the vdir) of markers of the ids idealweek created: a marker without its file = deleted."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -363,9 +373,28 @@ class VdirProvider:
         target = self.path / f"{uid}.ics"
         if target.exists():
             raise AlreadyExists(f"{self.name}: event id {uid} exists")
+        if (self.path / MARKS / uid).exists():
+            raise AlreadyExists(f"{self.name}: event id {uid} was deleted (not by idealweek)", deleted=True)
         data = render_new(uid, desired, self._now())
         self._write(target, data, exclusive=True)
+        self._mark(uid)
         return self._event_from(target, data, desired)
+
+    def _mark(self, uid: str) -> None:
+        """Remember that ``uid`` was created here (after the file: a crash in between only forgets it)."""
+        marks = self.path / MARKS
+        try:
+            marks.mkdir(exist_ok=True)
+            fd = os.open(marks / uid, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+            _fsync_dir(marks)
+        except OSError as exc:
+            log.warning("vdir.mark_failed", calendar=self.name, uid=uid, error=str(exc))
+
+    def _unmark(self, uid: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / MARKS / uid).unlink()
+            _fsync_dir(self.path / MARKS)
 
     def update(self, existing: Event, desired: DesiredEvent) -> Event:
         self.requests.count("update", write=True)
@@ -394,6 +423,8 @@ class VdirProvider:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         _fsync_dir(self.path)
+        if path.parent == self.path and path.suffix == ".ics" and path.stem == existing.uid:
+            self._unmark(existing.uid)  # deleted by idealweek: the id may be used again
 
     def close(self) -> None:
         return None
