@@ -99,6 +99,9 @@ def seed(run: Path, weeks: int = 6, now: datetime | None = None) -> int:
     store = Store(cfg.state_dir(settings, path) / "state.sqlite3")
     clock_at = [now]
     providers = {name: make_provider(settings, path, name, None) for name in settings.calendars}
+    for prov in providers.values():
+        if hasattr(prov, "clock"):  # local calendars read a window around their clock's now
+            prov.clock = lambda: clock_at[0]
     engine = Engine(settings, store, providers, clock=lambda: clock_at[0], config_path=path)
     cycles = 0
     deleted = False
