@@ -69,6 +69,12 @@ class App:
             )
         return store
 
+    def open_snapshot(self) -> Store:
+        """The state as a private in-memory snapshot, for a look: nothing done with it is ever written back."""
+        from idealweek.store import Store
+
+        return Store.open_snapshot(self.state_dir() / "state.sqlite3")
+
     def secrets(self, required: bool = False) -> SecretStore | None:
         """The secret store; ``None`` when no calendar needs one (unless ``required``)."""
         from idealweek.providers.factory import needs_secrets

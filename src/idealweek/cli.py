@@ -188,6 +188,7 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
     store = app.open_store()
     try:
         engine = app.engine(store)
+        engine.on_lock_wait = _tell_waiting
         with _progress("Syncing calendars"):
             report = engine.cycle(force=args.force)
         from idealweek.alerts.hook import AlertHook
@@ -200,6 +201,17 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
         return 0 if report.ok else 1
     finally:
         store.close()
+
+
+def _tell_waiting(pid: int | None) -> None:
+    from idealweek.lock import default_wait
+
+    who = f"pid {pid}" if pid else "another process"
+    print(
+        f"waiting for another idealweek ({who}) to finish its cycle (up to {default_wait():.0f} s)…",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _progress(description: str) -> AbstractContextManager[object]:
@@ -218,7 +230,7 @@ def _log_summary(report: CycleReport) -> None:
 def cmd_plan(app: App, args: argparse.Namespace) -> int:
     from idealweek.render_status import render_cycle_text
 
-    store = app.open_store()
+    store = app.open_snapshot()
     try:
         with _progress("Reading calendars"):
             report = app.engine(store).cycle(dry_run=True, force=args.force)
@@ -231,7 +243,7 @@ def cmd_plan(app: App, args: argparse.Namespace) -> int:
 def cmd_status(app: App, args: argparse.Namespace) -> int:
     from idealweek.render_status import render_status_json, render_status_text, status_data
 
-    store = app.open_store()
+    store = app.open_snapshot()
     try:
         with _progress("Reading calendars"):
             report = app.engine(store).cycle(dry_run=True)
@@ -245,7 +257,7 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 def cmd_week(app: App, args: argparse.Namespace) -> int:
     from idealweek.render import print_week, write_week_files
 
-    store = app.open_store()
+    store = app.open_snapshot()
     try:
         engine = app.engine(store)
         with _progress("Reading calendars"):
@@ -267,7 +279,7 @@ def cmd_review(app: App, args: argparse.Namespace) -> int:
     from idealweek.errors import IdealweekError
     from idealweek.review import render_html, render_json, render_table, review_rows
 
-    store = app.open_store()
+    store = app.open_snapshot()
     try:
         now: datetime
         try:

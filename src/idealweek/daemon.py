@@ -41,6 +41,7 @@ from idealweek import config as cfg
 from idealweek.clock import Clock, system_clock
 from idealweek.engine import CycleReport, Engine
 from idealweek.errors import ConfigError, IdealweekError
+from idealweek.lock import state_lock
 from idealweek.sdnotify import Notifier
 from idealweek.store import Store
 
@@ -365,11 +366,13 @@ class Service:
         with self._work:
             s = self.current.settings
             try:
-                store = Store(cfg.state_dir(s, self.app.config_path) / "state.sqlite3")
-                try:
-                    done = finalise_weeks(store, s.zone, self.clock())
-                finally:
-                    store.close()
+                folder = cfg.state_dir(s, self.app.config_path)
+                with state_lock(folder):
+                    store = Store(folder / "state.sqlite3")
+                    try:
+                        done = finalise_weeks(store, s.zone, self.clock())
+                    finally:
+                        store.close()
             except Exception as exc:  # noqa: BLE001 - tried again tomorrow
                 log.error("weeks.finalise_failed", error=str(exc))
                 return []

@@ -19,7 +19,7 @@ Crash safety (SPEC §6):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -38,11 +38,12 @@ from idealweek.errors import (
     ProviderError,
     TransientError,
 )
+from idealweek.lock import state_lock
 from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind, debt_totals
 from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
-from idealweek.store import Store
+from idealweek.store import OwnedRow, Store
 from idealweek.week import iso_week_bounds, week_ended_before, week_start_from_label
 from idealweek.weekstats import final_weeks
 
@@ -133,11 +134,29 @@ class Engine:
         self.clock = clock
         self.config_path = config_path
         self.stop_requested = False
+        self.lock_wait: float | None = None
+        """Seconds a writing cycle waits for the state directory's lock (``None``: the default)."""
+        self.on_lock_wait: Callable[[int | None], None] | None = None
+        """Called once with the holder's pid when a cycle has to wait for the lock."""
         self._cache: dict[str, dict[str, Event]] = {}
         """Events per calendar as of the last committed cycle (the daemon does not re-read SQLite each cycle)."""
+        self._cache_tokens: dict[str, str | None] = {}
+        self._sent: dict[tuple[str, str], _Sent] = {}
+        """Per (calendar, key): the write sent in the previous cycle and its answers (see :meth:`_held_back`)."""
+        self._cycles = 0
+        """The sync token each calendar's cached events belong to; another token in the store means
+        another process advanced it, and the calendar is reloaded from SQLite."""
 
     # -- the cycle --------------------------------------------------------------
     def cycle(self, *, dry_run: bool = False, force: bool = False) -> CycleReport:
+        """One cycle.  On the state file it holds the state directory's lock throughout (one writer);
+        on a snapshot (a look) it takes no lock and nothing it records outlives the snapshot."""
+        if self.store.snapshot:
+            return self._timed(dry_run=dry_run, force=force)
+        with state_lock(self.store.path.parent, self.lock_wait, on_wait=self.on_lock_wait):
+            return self._timed(dry_run=dry_run, force=force)
+
+    def _timed(self, *, dry_run: bool, force: bool) -> CycleReport:
         t0 = time.perf_counter()
         now = self.clock()
         report = CycleReport(at=now, dry_run=dry_run)
@@ -153,10 +172,12 @@ class Engine:
         s = self.settings
         store = self.store
         changes: dict[str, ChangeSet] = {}
+        read_from: dict[str, str | None] = {}
         for name in sorted(self.providers):
             prov = self.providers[name]
+            token = store.token(name)
             try:
-                cs = prov.read_changes(store.token(name))
+                cs = prov.read_changes(token)
             except Exception as exc:  # any trouble of one account fails its calendars only (SPEC §6.11)
                 report.failed[name] = f"read failed: {_one_line(exc)}"
                 if isinstance(exc, AuthError):
@@ -170,12 +191,20 @@ class Engine:
                     "nothing was changed. If the calendar really is empty now, run again with --force."
                 )
             changes[name] = cs
-        report.calendars_read = len(changes)
+            read_from[name] = token
 
         with store.transaction():
+            for name in sorted(changes):
+                if store.token(name) != read_from[name]:
+                    # Another process advanced this calendar while we read it (it did not hold the lock):
+                    # these changes are relative to a token that is no longer ours.  Read it again next cycle.
+                    del changes[name]
+                    report.notes.append(f"{name}: changed by another process while read; read again next cycle")
+                    log.warning("calendar.token_moved", calendar=name)
+            report.calendars_read = len(changes)
             for name, cs in changes.items():
                 store.apply_changes(name, cs.full, cs.upserts, cs.removed, cs.token, now)
-            cache = self._events_after(changes)
+            cache = self._events_after(changes, read_from)
             events = [ev for cal in sorted(cache) for ev in cache[cal].values()]
             report.events_seen = len(events)
             self._detect_user_changes(events, set(changes), now, report)
@@ -184,7 +213,9 @@ class Engine:
             result = plan(inp)
             report.plan = result
             self._record_ledger(result, now)
-        self._cache = cache  # only once the transaction holding the same changes has committed
+        # only once the transaction holding the same changes has committed
+        self._cache = cache
+        self._cache_tokens = {name: store.token(name) for name in cache}
 
         writable = {n for n, p in self.providers.items() if p.writable and n in changes}
         freeze_until = now + s.catch_up.freeze
@@ -198,8 +229,14 @@ class Engine:
         with store.transaction():
             store.add_cycle(now, report.summary())
 
-    def _events_after(self, changes: Mapping[str, ChangeSet]) -> dict[str, dict[str, Event]]:
-        """Every calendar's events after this cycle's changes (from memory; SQLite only on first use)."""
+    def _events_after(
+        self, changes: Mapping[str, ChangeSet], read_from: Mapping[str, str | None]
+    ) -> dict[str, dict[str, Event]]:
+        """Every calendar's events after this cycle's changes.
+
+        From memory while memory belongs to the token the store holds; from SQLite on first use and
+        whenever another process advanced the calendar's token (the database wins over memory).
+        """
         out: dict[str, dict[str, Event]] = {}
         for name in self.providers:
             cs = changes.get(name)
@@ -207,7 +244,11 @@ class Engine:
                 out[name] = {e.uid: e for e in cs.upserts}
                 continue
             base = self._cache.get(name)
-            if base is None:  # first cycle of this process: the store already holds this cycle's changes
+            stored = read_from[name] if name in changes else self.store.token(name)
+            if base is not None and self._cache_tokens.get(name) != stored:
+                log.info("cache.reloaded", calendar=name, why="another process advanced the sync token")
+                base = None
+            if base is None:  # the store already holds this cycle's changes
                 out[name] = {e.uid: e for e in self.store.events([name])}
                 continue
             if cs is not None and (cs.upserts or cs.removed):
@@ -299,23 +340,33 @@ class Engine:
     def _apply(self, ops: list[Operation], now: datetime, report: CycleReport) -> None:
         store = self.store
         blocked: set[str] = set()
+        self._cycles += 1
+        planned = {(op.calendar, op.key) for op in ops}
+        owned = store.owned()
+        for gone in [k for k in self._sent if k not in planned]:
+            del self._sent[gone]  # no write wanted this cycle: whatever loop there was is over
         for op in ops:
             if self.stop_requested:
                 report.notes.append("stopped before all writes were done (shutdown requested)")
                 break
             if op.calendar in blocked:
                 continue
+            sig = _signature(op, owned.get((op.calendar, op.key)), store.burnt_generation(op.calendar, op.key))
+            if self._held_back(op, sig, report):
+                continue
             prov = self.providers[op.calendar]
+            answer = "ok"
             try:
                 if op.kind == OpKind.CREATE:
                     assert op.desired is not None
-                    self._create(prov, op.desired, now, report)
+                    answer = self._create(prov, op.desired, now, report)
                 elif op.kind == OpKind.UPDATE:
                     assert op.desired is not None and op.existing is not None
                     ev = prov.update(op.existing, op.desired)
                     with store.transaction():
                         assert ev.tag is not None
                         store.set_owned(op.calendar, op.key, ev.uid, ev.tag, ev.start, ev.end, "live", now)
+                        self._saw_written(op.calendar, upsert=ev)
                 else:
                     assert op.existing is not None and op.existing.tag is not None
                     with store.transaction():
@@ -323,26 +374,106 @@ class Engine:
                         # Burnt before the request: after a crash between the delete and its record, a
                         # later create of this key must not take the id's "deleted" answer for the user's.
                         store.burn(op.calendar, op.key, _generation(op.existing.tag.key))
-                    prov.delete(op.existing)
-                    if op.reason != "duplicate":
-                        with store.transaction():
-                            store.drop_owned(op.calendar, op.key)
+                    try:
+                        prov.delete(op.existing)
+                    except NotFound:
+                        answer = "gone already"  # 404/410: what we wanted; recorded as done below
+                    self._deleted(op, now)
                 report.applied.append(op)
-                log.info("write", op=op.kind.value, calendar=op.calendar, key=op.key)
-            except (PreconditionFailed, NotFound) as exc:
+                log.info("write", op=op.kind.value, calendar=op.calendar, key=op.key, answer=answer)
+            except NotFound as exc:
+                answer = "gone"
+                # An update of an event that is gone: out of our view now; the next cycle sees an owned
+                # event that vanished without us deleting it (the user's deletion) and does not write it again.
+                if op.existing is not None:
+                    with store.transaction():
+                        self._saw_written(op.calendar, removed=op.existing.uid)
+                report.notes.append(f"{op.calendar}: {op.key} is gone; taken as deleted by the user ({exc})")
+                log.info("write.gone", calendar=op.calendar, key=op.key, error=str(exc))
+            except PreconditionFailed as exc:
+                answer = "changed meanwhile"
+                # Our copy of the event is stale: read the calendar in full next cycle (fresh etags), so
+                # the next request, if any, is made against what is there now.
+                with store.transaction():
+                    store.forget_token(op.calendar)
                 report.notes.append(f"{op.calendar}: {op.key} changed meanwhile; decided again next cycle ({exc})")
                 log.info("write.conflict", calendar=op.calendar, key=op.key, error=str(exc))
             except NotOwned as exc:
+                answer = "refused: not owned"
                 report.notes.append(f"{op.calendar}: refused to touch {op.key}: {exc}")
                 log.error("write.not_owned", calendar=op.calendar, key=op.key, error=str(exc))
             except (TransientError, AuthError, ProviderError, OSError) as exc:
+                answer = ""  # a failure: trying again later is right (the daemon backs off)
                 blocked.add(op.calendar)
                 report.failed[op.calendar] = f"write failed: {exc}"
                 if isinstance(exc, AuthError):
                     report.auth_failed[op.calendar] = str(exc)
                 log.warning("write.failed", calendar=op.calendar, key=op.key, error=str(exc))
+            self._remember(op, sig, answer)
 
-    def _create(self, prov: Provider, desired: DesiredEvent, now: datetime, report: CycleReport) -> None:
+    # -- convergence: no identical write twice ---------------------------------------
+    def _held_back(self, op: Operation, sig: tuple[object, ...], report: CycleReport) -> bool:
+        """True when ``op`` repeats the previous cycle's request for its key with unchanged inputs.
+
+        That request was answered (not a failure), yet the same one is wanted again: a loop.  It is
+        logged once as an error and the key is backed off (1, 2, 4 … 64 cycles) instead of repeated.
+        """
+        sent = self._sent.get((op.calendar, op.key))
+        if sent is None or sent.signature != sig:
+            return False
+        if self._cycles < sent.hold_until:
+            report.notes.append(f"{op.calendar}: {op.key} held back (the same write was answered before)")
+            return True
+        sent.repeats += 1
+        sent.hold_until = self._cycles + 2 ** min(sent.repeats - 1, 6)
+        if not sent.logged:
+            sent.logged = True
+            log.error(
+                "write.repeated",
+                calendar=op.calendar,
+                key=op.key,
+                op=op.kind.value,
+                answers=list(sent.answers),
+                hint="the same write with the same inputs was answered in the previous cycle; backing off",
+            )
+        report.notes.append(f"{op.calendar}: {op.key} held back: the same {op.kind.value} was answered last cycle")
+        return True
+
+    def _remember(self, op: Operation, sig: tuple[object, ...], answer: str) -> None:
+        k = (op.calendar, op.key)
+        if not answer:
+            self._sent.pop(k, None)
+            return
+        sent = self._sent.get(k)
+        if sent is None or sent.signature != sig:
+            self._sent[k] = _Sent(sig, [answer])
+        else:
+            sent.answers = [*sent.answers[-4:], answer]
+
+    # -- our own writes, known from their answers ------------------------------------
+    def _saw_written(self, calendar: str, upsert: Event | None = None, removed: str | None = None) -> None:
+        """Put what a write did into memory and the event cache at once (inside the caller's transaction).
+
+        The next read reports the same change again, which is harmless; until then no cycle works from a
+        view that contradicts our own writes (a deleted event is not deleted again, a created one is there).
+        """
+        events = self._cache.get(calendar)
+        if events is not None:
+            if removed is not None:
+                events.pop(removed, None)
+            if upsert is not None:
+                events[upsert.uid] = upsert
+        self.store.put_events(calendar, [upsert] if upsert else [], [removed] if removed else [])
+
+    def _deleted(self, op: Operation, now: datetime) -> None:
+        assert op.existing is not None
+        with self.store.transaction():
+            if op.reason != "duplicate":
+                self.store.drop_owned(op.calendar, op.key)
+            self._saw_written(op.calendar, removed=op.existing.uid)
+
+    def _create(self, prov: Provider, desired: DesiredEvent, now: datetime, report: CycleReport) -> str:
+        """Create ``desired`` under the first id not burnt; returns the answer in a few words."""
         store = self.store
         cal, key = desired.calendar, base_key(desired.key)
         if store.tombstoned(cal, key):  # the journal too: deleted stays deleted after the database is lost
@@ -357,9 +488,17 @@ class Engine:
                 ev = prov.create(want)
             except AlreadyExists as exc:
                 if not exc.deleted:
-                    # Created by an earlier cycle that did not live to record it: the next read finds it.
-                    report.notes.append(f"{cal}: {key} exists already; adopted on the next read")
-                    return
+                    # Created by an earlier cycle that did not live to record it.
+                    found = getattr(exc, "existing", None)
+                    with store.transaction():
+                        if isinstance(found, Event) and found.tag is not None and base_key(found.tag.key) == key:
+                            store.set_owned(cal, key, found.uid, found.tag, found.start, found.end, "live", now)
+                            self._saw_written(cal, upsert=found)
+                            report.notes.append(f"{cal}: {key} exists already; adopted")
+                        else:
+                            store.forget_token(cal)  # a full read next cycle finds it by its tag
+                            report.notes.append(f"{cal}: {key} exists already; adopted on the next read")
+                    return "exists already"
                 if gen > 0 or store.burnt_generation(cal, key) >= 0:
                     with store.transaction():
                         store.burn(cal, key, gen)
@@ -370,12 +509,40 @@ class Engine:
                     store.add_tombstone(cal, key, desired.kind.value, Interval(desired.start, desired.end), now)
                     store.drop_owned(cal, key)
                 report.notes.append(f"{cal}: {key} was deleted by the user earlier; not recreated")
-                return
+                return "deleted by the user earlier"
             with store.transaction():
                 assert ev.tag is not None
                 store.set_owned(cal, key, ev.uid, ev.tag, ev.start, ev.end, "live", now)
-            return
+                self._saw_written(cal, upsert=ev)
+            return "ok"
         report.notes.append(f"{cal}: could not find a free id for {key}")
+        return "no free id"
+
+
+@dataclass
+class _Sent:
+    """The last write sent for one key, and what the service answered."""
+
+    signature: tuple[object, ...]
+    answers: list[str]
+    repeats: int = 0
+    hold_until: int = 0
+    logged: bool = False
+
+
+def _signature(op: Operation, row: OwnedRow | None, burnt: int) -> tuple[object, ...]:
+    """Everything a write depends on (the op, the event it acts on, the key's record in the owned map):
+    the same signature in two cycles in a row means the same request with unchanged inputs."""
+    ex = op.existing
+    return (
+        op.kind.value,
+        op.calendar,
+        op.key,
+        repr(op.desired),
+        (ex.uid, ex.etag, ex.start, ex.end, ex.tag) if ex is not None else None,
+        (row.uid, row.state, row.start, row.end) if row is not None else None,
+        burnt,
+    )
 
 
 def _one_line(exc: BaseException) -> str:

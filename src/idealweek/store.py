@@ -210,9 +210,14 @@ class OwnedRow:
 class Store:
     """The state database of one idealweek installation."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, snapshot: bool = False) -> None:
         self.path = path
         self.moved_aside: Path | None = None
+        self.snapshot = snapshot
+        """A private in-memory copy: whatever is written to it never reaches ``path`` (see :meth:`open_snapshot`)."""
+        if snapshot:
+            self.db = self._open_snapshot()
+            return
         private_dir(path.parent)
         try:
             self.db = self._open()
@@ -241,6 +246,47 @@ class Store:
             db.close()
             raise
         return db
+
+    @classmethod
+    def open_snapshot(cls, path: Path) -> Store:
+        """A consistent read-only snapshot of the state at ``path`` for a look (``status``, ``plan``, …).
+
+        The file is opened read-only and copied into memory in one read transaction (a WAL reader:
+        it neither waits for nor blocks a writing cycle).  The look may run a dry cycle on the copy;
+        nothing it does is ever written back.  A missing or unreadable file gives an empty state.
+        """
+        return cls(path, snapshot=True)
+
+    def _open_snapshot(self) -> sqlite3.Connection:
+        mem = sqlite3.connect(":memory:", isolation_level=None)
+        if self.path.exists():
+            try:
+                src = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+                try:
+                    src.backup(mem)
+                finally:
+                    src.close()
+                ok = mem.execute("PRAGMA quick_check").fetchone()
+                if not ok or ok[0] != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check failed: {ok[0] if ok else 'no answer'}")
+            except sqlite3.DatabaseError as exc:
+                if not _is_corruption(exc):
+                    mem.close()
+                    raise UserError(f"{self.path}: cannot read the state database: {exc}") from None
+                log.warning(
+                    "state.unreadable",
+                    path=str(self.path),
+                    reason=str(exc),
+                    hint="shown as if empty; the next `idealweek run` moves it aside",
+                )
+                mem.close()
+                mem = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            self._migrate(mem)
+        except BaseException:
+            mem.close()
+            raise
+        return mem
 
     def _move_aside(self, why: str) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -335,6 +381,21 @@ class Store:
             "INSERT OR REPLACE INTO sync_state VALUES (?,?,?,?)",
             (calendar, token, int(count), _ts(now)),
         )
+
+    def put_events(self, calendar: str, upserts: Iterable[Event], removed: Iterable[str]) -> None:
+        """Our own writes, as their answers showed them: into the event cache, the sync token unchanged."""
+        db = self.db
+        db.executemany("DELETE FROM events WHERE calendar=? AND uid=?", ((calendar, uid) for uid in removed))
+        db.executemany(
+            "INSERT OR REPLACE INTO events VALUES (?,?,?)",
+            ((calendar, ev.uid, event_to_json(ev)) for ev in upserts),
+        )
+        count = db.execute("SELECT COUNT(*) FROM events WHERE calendar=?", (calendar,)).fetchone()[0]
+        db.execute("UPDATE sync_state SET event_count=? WHERE calendar=?", (int(count), calendar))
+
+    def forget_token(self, calendar: str) -> None:
+        """The next read of ``calendar`` is a full one (what we hold of it may be stale)."""
+        self.db.execute("UPDATE sync_state SET token=NULL WHERE calendar=?", (calendar,))
 
     def events(self, calendars: Iterable[str] | None = None) -> list[Event]:
         if calendars is None:
