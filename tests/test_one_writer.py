@@ -220,7 +220,7 @@ def test_looks_leave_the_state_database_byte_identical(svc: Services) -> None:
         assert "internal error" not in done.stderr, (look, done.stderr[-2000:])
         assert state_bytes(w) == before, f"`idealweek {' '.join(look)}` changed the state database"
     plan = w.run("plan")
-    assert plan.returncode == 0 and "would apply" in plan.stdout  # the looks did read the news
+    assert plan.returncode == 0 and "Would write" in plan.stdout  # the looks did read the news
 
 
 def test_looks_work_while_a_writer_holds_the_lock(svc: Services) -> None:

@@ -95,6 +95,7 @@ class Services:
 
         probe = self.root / "signin"
         probe.mkdir()
+        (probe / "home").mkdir()
         cfg = probe / "config.toml"
         cfg.write_text(config_text(self, self.template, probe / "home", "sign-in", "sign-in"))
         settings = cfgmod.load(cfg)
