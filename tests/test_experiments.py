@@ -112,6 +112,7 @@ def test_review_compare_command_on_the_seeded_demo(tmp_path: Path, capsys: pytes
     assert [v["n_weeks"] for v in data["versions"]] == [3, 3]
     assert data["versions"][1]["label"] == EXPERIMENT
     assert data["versions"][1]["violations"] > data["versions"][0]["violations"]  # the evenings became hard
+    assert all(v["lost_h"] > 0 and v["focus_kept_h"] > 0 for v in data["versions"])  # every seeded week was lived
 
 
 @pytest.fixture

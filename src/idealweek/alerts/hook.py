@@ -97,15 +97,23 @@ class Delivery:
                         sent.append(alert.subject)
         return sent
 
+    @staticmethod
+    def _due(prev: tuple[str, int, datetime] | None, now: datetime) -> bool:
+        if prev is None:
+            return True
+        state, attempts, at = prev
+        return state == "failed" and attempts < MAX_ATTEMPTS and now - at >= RETRY_AFTER
+
     def _claim(self, store: Store, alert: Alert, channel: str, now: datetime) -> bool:
+        if not self._due(store.alert_state(alert.subject, channel), now):
+            return False  # the common case (sent long ago) costs one read, no write transaction
         with store.transaction():
-            prev = store.alert_state(alert.subject, channel)
-            attempts = 0
-            if prev is not None:
-                state, attempts, at = prev
-                if state != "failed" or attempts >= MAX_ATTEMPTS or now - at < RETRY_AFTER:
-                    return False
-            store.set_alert_state(alert.subject, channel, alert.kind.value, "sending", attempts + 1, now)
+            prev = store.alert_state(alert.subject, channel)  # again, under the lock: another process may have sent it
+            if not self._due(prev, now):
+                return False
+            store.set_alert_state(
+                alert.subject, channel, alert.kind.value, "sending", (prev[1] if prev else 0) + 1, now
+            )
         return True
 
     def _settle(self, store: Store, alert: Alert, channel: str, ok: bool, now: datetime) -> None:
