@@ -6,7 +6,7 @@ ical.js: MPL-2.0; licence texts beside them).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,65 @@ def test_every_corpus_file_reads_without_crashing(path: Path) -> None:
         assert ev.start.utcoffset() == timedelta(0) and ev.end.utcoffset() == timedelta(0)
         assert ev.end >= ev.start
         assert ev.uid
+
+
+def _simple_series(path: Path) -> list[datetime] | None:
+    """Starts of the one plain series in ``path`` inside WIDE, expanded by dateutil alone; None when not plain.
+
+    Plain: one VEVENT with RRULE and no RDATE/EXDATE/RECURRENCE-ID, no X-WR-TIMEZONE, a DTSTART that is a
+    DATE, floating, UTC or in an IANA zone, and a rule dateutil accepts as written.  DTSTART is always the
+    first instance (RFC 5545 §3.8.5.3).
+    """
+    import warnings
+
+    import icalendar
+    from dateutil.rrule import rruleset, rrulestr
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cal = icalendar.Calendar.from_ical(path.read_bytes())
+    except ValueError:
+        return None
+    events = list(cal.walk("VEVENT"))
+    if len(events) != 1 or "X-WR-TIMEZONE" in cal:
+        return None
+    [ev] = events
+    if "RRULE" not in ev or any(k in ev for k in ("RDATE", "EXDATE", "RECURRENCE-ID")):
+        return None
+    start = ev["DTSTART"].dt
+    if not isinstance(start, datetime):
+        start = datetime.combine(start, time(), BERLIN)  # all-day: local midnight in the configured zone
+    elif start.tzinfo is None:
+        start = start.replace(tzinfo=BERLIN)  # floating: the configured zone
+    elif not isinstance(start.tzinfo, ZoneInfo) and start.utcoffset() != timedelta(0):
+        return None  # a zone only its VTIMEZONE defines
+    rules = ev["RRULE"] if isinstance(ev["RRULE"], list) else [ev["RRULE"]]
+    expansion = rruleset()
+    try:
+        for rule in rules:
+            expansion.rrule(rrulestr(rule.to_ical().decode(), dtstart=start))
+    except ValueError:
+        return None  # e.g. UNTIL not in UTC with an aware DTSTART: repaired by the reader, not by dateutil
+    expansion.rdate(start)
+    return sorted(d.astimezone(UTC) for d in expansion.between(WIDE[0], WIDE[1], inc=True) if d < WIDE[1])
+
+
+PLAIN = [(p, exp) for p in FILES if (exp := _simple_series(p)) is not None]
+
+
+def test_enough_plain_series_are_checked() -> None:
+    """The instance-count check below covers at least ten corpus files, thousands of instances in all."""
+    assert len(PLAIN) >= 10
+    assert sum(len(exp) for _, exp in PLAIN) > 3000
+
+
+@pytest.mark.parametrize(("path", "expected"), PLAIN, ids=[str(p.relative_to(DATA)) for p, _ in PLAIN])
+def test_plain_series_match_an_independent_expansion(path: Path, expected: list[datetime]) -> None:
+    """A plain series gives exactly the instances dateutil.rrule computes on its own (window 1995-2027)."""
+    with capture_logs():
+        events = parse_ics(path.read_bytes(), source=str(path), calendar="corpus", zone=BERLIN, window=WIDE)
+    assert sorted(e.start for e in events if WIDE[0] <= e.start < WIDE[1]) == expected
 
 
 def test_windows_zone_name_in_vtimezone_maps_to_iana() -> None:

@@ -98,13 +98,25 @@ MAX_OCCURRENCES = 20_000
 _SUB_HOURLY = ("SECONDLY", "MINUTELY")
 
 
-def _refuse_sub_hourly(cal: icalendar.Calendar) -> None:
+_TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
+
+
+def _check_rules(cal: icalendar.Calendar) -> None:
+    """Refuse sub-hourly rules; drop BYHOUR/BYMINUTE/BYSECOND from rules of all-day events.
+
+    RFC 5545 §3.3.10: those parts MUST NOT be used with a DATE start; dateutil would
+    repeat the day once per minute listed.
+    """
     for comp in cal.walk("VEVENT"):
         rules = comp.get("RRULE")
+        all_day = not isinstance(getattr(comp.get("DTSTART"), "dt", None), datetime)
         for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
             freq = [str(f).upper() for f in (rule.get("FREQ") or [])]
             if any(f in _SUB_HOURLY for f in freq):
                 raise ValueError(f"recurrence FREQ={freq[0]} is refused (rules more often than hourly are not read)")
+            if all_day:
+                for part in _TIME_PARTS:
+                    rule.pop(part, None)
 
 
 def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Any]:
@@ -116,7 +128,7 @@ def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Any]:
     """
     import recurring_ical_events
 
-    _refuse_sub_hourly(cal)
+    _check_rules(cal)
     mark_exact_durations(cal)
     out: list[Any] = []
     for series in recurring_ical_events.of(cal).series:
