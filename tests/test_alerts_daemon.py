@@ -178,3 +178,22 @@ def test_reload_moves_the_digest_job(tmp_path: Path, sink: AlertSink) -> None:
         assert (nxt.weekday(), nxt.hour, nxt.minute) == (4, 7, 45)
     finally:
         svc.stop()
+
+
+def test_doctor_checks_alert_urls_without_sending(tmp_path: Path, sink: AlertSink) -> None:
+    """doctor passes a URL apprise understands, fails one naming a secret that is not stored; it sends nothing."""
+    import io
+
+    from idealweek import doctor
+
+    config = with_alerts(demo_copy(tmp_path), sink)
+    out = io.StringIO()
+    doctor.run(App.load(config), out)
+    assert "PASS  alerts: 1 URL(s) understood by apprise" in out.getvalue()
+    text = config.read_text().replace(sink.json_url, "ntfy://{secret:missing}@127.0.0.1:1/t")
+    config.write_text(text + f'\n[secrets]\nstore = "file"\nkey_file = "{tmp_path / "key"}"\n')
+    assert main(["secrets", "new-key", "--file", str(tmp_path / "key")]) == 0
+    out = io.StringIO()
+    assert doctor.run(App.load(config), out) == 1
+    assert "FAIL  alerts: alerts.urls[0] (ntfy://): the secret missing is not in the secret store" in out.getvalue()
+    assert sink.received == []

@@ -81,12 +81,35 @@ def checks(app: App, timeout: float = TIMEOUT, clock: Clock = system_clock) -> I
     opened: list[SecretStore] = []
     yield from _secret_store(app, opened)
     yield from _sign_ins(app, opened[0] if opened else None)
+    yield from _alerts(app, opened[0] if opened else None)
     yield from _transport(app)
     yield from _endpoints(app, timeout)
     yield from _calendars(app, timeout)
     yield _state(app)
     yield from _permissions(app)
     yield from _clock(app, timeout, clock)
+
+
+def _alerts(app: App, store: SecretStore | None) -> Iterator[Check]:
+    """Every ``[alerts]`` URL is one apprise understands, with its secrets stored (nothing is sent)."""
+    from idealweek.alerts import channels as ch
+    from idealweek.errors import IdealweekError
+
+    chans = ch.channels(app.settings)
+    if not chans:
+        yield Check("alerts", None, "no [alerts] urls configured")
+        return
+    if store is None and ch.needs_secrets(app.settings):
+        try:
+            store = ch.open_secrets(app.settings, app.config_path)
+        except IdealweekError as exc:
+            yield Check("alerts", False, f"the URLs name secrets but the secret store cannot be opened: {exc}")
+            return
+    problems = ch.check_urls(app.settings, store)
+    for problem in problems:
+        yield Check("alerts", False, problem)
+    if not problems:
+        yield Check("alerts", True, f"{len(chans)} URL(s) understood by apprise; `idealweek alerts test` sends one")
 
 
 def _secret_store(app: App, opened: list[SecretStore]) -> Iterator[Check]:
