@@ -2,7 +2,8 @@
 
 Only writing cycles (``run --once`` and the daemon) call in here: the looks
 (``status``, ``plan``, ``week``, ``review``, ``doctor``) never send an alert or
-record anything.
+record anything.  What is recorded here is written under the state directory's
+lock, like the cycle itself (one writer at a time).
 
 Delivery, per alert and channel (the sent-log ``alerts_sent``):
 
@@ -154,9 +155,14 @@ class AlertHook:
 
         Never raises: a problem here is logged and the cycle's outcome stands.
         """
+        from idealweek.lock import state_lock
+
         now = report.at
+        if report.dry_run:
+            return []
         try:
-            return self._after_cycle(settings, store, report, now)
+            with state_lock(store.path.parent):
+                return self._after_cycle(settings, store, report, now)
         except Exception as exc:  # noqa: BLE001 - alerts and records must never break a cycle
             log.error("alerts.after_cycle_failed", error=f"{type(exc).__name__}: {exc}")
             return []
@@ -165,8 +171,6 @@ class AlertHook:
         from idealweek.digest import record_losses
         from idealweek.experiments import record_version
 
-        if report.dry_run:
-            return []
         if report.ok:
             self.failing_since = None
         record_version(store, settings, now)
@@ -223,10 +227,13 @@ class AlertHook:
         alert = daemon_failing_alert(settings, self.failing_since, now, error)
         if alert is None:
             return []
+        from idealweek.lock import state_lock
+
         try:
             store = open_store()
             try:
-                return self.delivery(settings).deliver(store, [alert], now)
+                with state_lock(store.path.parent):
+                    return self.delivery(settings).deliver(store, [alert], now)
             finally:
                 store.close()
         except Exception as exc:  # noqa: BLE001 - the state may be what fails: say so in the log
@@ -243,7 +250,10 @@ class AlertHook:
         due = last_digest_time(settings, now)
         if now - due > timedelta(days=1):
             return None
-        return self.send_digest(settings, store, due, now, state_dir)
+        from idealweek.lock import state_lock
+
+        with state_lock(store.path.parent):
+            return self.send_digest(settings, store, due, now, state_dir)
 
     def send_digest(self, settings: Settings, store: Store, due: datetime, now: datetime, state_dir: Path) -> str:
         """Write ``digest.html`` to the state directory and send the digest that was due at ``due``.
