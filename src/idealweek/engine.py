@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import structlog
@@ -43,6 +43,7 @@ from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKi
 from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
+from idealweek.retention import keep_since, minimise
 from idealweek.store import OwnedRow, Store
 from idealweek.week import iso_week_bounds, week_ended_before, week_start_from_label
 from idealweek.weekstats import final_weeks
@@ -146,6 +147,7 @@ class Engine:
         self._cycles = 0
         """The sync token each calendar's cached events belong to; another token in the store means
         another process advanced it, and the calendar is reloaded from SQLite."""
+        self._pruned_day: date | None = None
 
     # -- the cycle --------------------------------------------------------------
     def cycle(self, *, dry_run: bool = False, force: bool = False) -> CycleReport:
@@ -173,6 +175,7 @@ class Engine:
         store = self.store
         changes: dict[str, ChangeSet] = {}
         read_from: dict[str, str | None] = {}
+        since = keep_since(now, s.longest_within)
         for name in sorted(self.providers):
             prov = self.providers[name]
             token = store.token(name)
@@ -185,12 +188,12 @@ class Engine:
                 expected = isinstance(exc, (ProviderError, OSError))
                 log.warning("calendar.read_failed", calendar=name, error=_one_line(exc), exc_info=not expected)
                 continue
-            if cs.full and not cs.upserts and store.event_count(name) > 0 and not force:
+            if cs.full and not cs.upserts and not force and (had := store.event_count(name, since)) > 0:
                 raise GuardError(
-                    f"calendar {name!r} suddenly returned no events (it had {store.event_count(name)}); "
+                    f"calendar {name!r} suddenly returned no events (it had {had}); "
                     "nothing was changed. If the calendar really is empty now, run again with --force."
                 )
-            changes[name] = cs
+            changes[name] = minimise(cs, since)  # only what the plan needs is kept (retention.py)
             read_from[name] = token
 
         with store.transaction():
@@ -205,6 +208,10 @@ class Engine:
             for name, cs in changes.items():
                 store.apply_changes(name, cs.full, cs.upserts, cs.removed, cs.token, now)
             cache = self._events_after(changes, read_from)
+            if self._pruned_day != since.date():  # once a day: forget what has aged out of the window
+                if not dry_run:
+                    store.prune_events(since)
+                cache = {cal: {u: e for u, e in evs.items() if e.end > since} for cal, evs in cache.items()}
             events = [ev for cal in sorted(cache) for ev in cache[cal].values()]
             report.events_seen = len(events)
             self._detect_user_changes(events, set(changes), now, report)
@@ -216,6 +223,8 @@ class Engine:
         # only once the transaction holding the same changes has committed
         self._cache = cache
         self._cache_tokens = {name: store.token(name) for name in cache}
+        if not dry_run:
+            self._pruned_day = since.date()
 
         writable = {n for n, p in self.providers.items() if p.writable and n in changes}
         freeze_until = now + s.catch_up.freeze

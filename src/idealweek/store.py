@@ -238,6 +238,7 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA secure_delete=ON")  # what is deleted (old events, their text) is overwritten
             ok = db.execute("PRAGMA quick_check").fetchone()
             if not ok or ok[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {ok[0] if ok else 'no answer'}")
@@ -348,9 +349,41 @@ class Store:
         row = self.db.execute("SELECT token FROM sync_state WHERE calendar=?", (calendar,)).fetchone()
         return str(row[0]) if row and row[0] is not None else None
 
-    def event_count(self, calendar: str) -> int:
+    def event_count(self, calendar: str, since: datetime | None = None) -> int:
+        """Events stored for ``calendar`` (only those ending after ``since`` when given)."""
+        if since is not None:
+            row = self.db.execute(
+                "SELECT COUNT(*) FROM events WHERE calendar=? AND json_extract(data, '$[4]') > ?",
+                (calendar, since.timestamp()),
+            ).fetchone()
+            return int(row[0]) if row else 0
         row = self.db.execute("SELECT event_count FROM sync_state WHERE calendar=?", (calendar,)).fetchone()
         return int(row[0]) if row else 0
+
+    def prune_events(self, before: datetime) -> int:
+        """Forget events that ended before ``before`` and the description/location of events not ours.
+
+        Rows written before idealweek stopped storing them (see :mod:`idealweek.retention`) are
+        cleaned too; ``secure_delete`` overwrites what is deleted.  Returns how many events went.
+        """
+        db = self.db
+        cals = [
+            str(r[0])
+            for r in db.execute(
+                "SELECT DISTINCT calendar FROM events WHERE json_extract(data, '$[4]') <= ?", (before.timestamp(),)
+            )
+        ]
+        gone = db.execute("DELETE FROM events WHERE json_extract(data, '$[4]') <= ?", (before.timestamp(),)).rowcount
+        db.execute(
+            "UPDATE events SET data = json_set(data, '$[6]', '', '$[7]', '') WHERE json_extract(data, '$[13]') IS NULL"
+            " AND (json_extract(data, '$[6]') != '' OR json_extract(data, '$[7]') != '')"
+        )
+        for cal in cals:
+            db.execute(
+                "UPDATE sync_state SET event_count = (SELECT COUNT(*) FROM events WHERE calendar=?) WHERE calendar=?",
+                (cal, cal),
+            )
+        return int(gone)
 
     def apply_changes(
         self,

@@ -857,9 +857,13 @@ class GoogleFake:
             if event.get("status") == "cancelled" and not show_deleted:
                 continue
             if tmin or tmax:
-                start, end = _when(event["start"], cal.zone), _when(event["end"], cal.zone)
-                if (tmin and end <= tmin) or (tmax and start >= tmax):
-                    continue
+                try:
+                    start, end = _when(event["start"], cal.zone), _when(event["end"], cal.zone)
+                except (KeyError, TypeError, ValueError):
+                    pass  # a broken event (tests of unreadable events) is listed as it is
+                else:
+                    if (tmin and end <= tmin) or (tmax and start >= tmax):
+                        continue
             private = event.get("extendedProperties", {}).get("private", {})
             if any(private.get(k) != v for k, _, v in props):
                 continue

@@ -29,6 +29,7 @@ from idealweek.providers.google.auth import (
 from idealweek.providers.google.client import ApiError, GoogleClient, RetryPolicy
 from idealweek.providers.google.mapping import event_id
 from idealweek.providers.google.provider import EventExists, GoogleProvider
+from idealweek.retention import history_lookback
 from idealweek.secrets import SecretStore
 
 WRITE_ROLES = frozenset({Role.BLOCKS, Role.FOCUS, Role.MIRROR})
@@ -73,6 +74,7 @@ def make_provider(
         writable=bool(WRITE_ROLES & set(cal.roles)),
         zone=settings.zone,
         focus_time=settings.focus.focus_time,
+        lookback=history_lookback(settings.longest_within),
     )
 
 

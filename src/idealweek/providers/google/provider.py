@@ -1,7 +1,8 @@
 """The Google Calendar provider (API v3): incremental sync and safe write-back.
 
 * Full sync: ``events.list`` with ``singleEvents=true``, ``maxResults=2500``,
-  following every ``pageToken``; the new token is the ``nextSyncToken`` of the
+  ``timeMin`` = the kept history (:mod:`idealweek.retention`; never the whole
+  past of a calendar), following every ``pageToken``; the new token is the ``nextSyncToken`` of the
   last page.  Incremental sync passes only ``syncToken`` (plus
   ``singleEvents``/``maxResults``/``pageToken``, which Google allows);
   ``410 fullSyncRequired`` → full sync (``ChangeSet.full``).
@@ -14,11 +15,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 
+from idealweek.clock import Clock, system_clock
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
 from idealweek.model import DesiredEvent, Event, Kind
 from idealweek.providers.base import ChangeSet, RequestCounter
@@ -61,6 +64,8 @@ class GoogleProvider:
         zone: ZoneInfo | None = None,
         focus_time: bool = False,
         page_size: int = PAGE_SIZE,
+        lookback: timedelta | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.name = name
         self.client = client
@@ -70,6 +75,9 @@ class GoogleProvider:
         self.focus_time = focus_time
         """Write focus blocks as ``eventType: focusTime`` (only honoured on the primary calendar)."""
         self.page_size = min(PAGE_SIZE, page_size)
+        self.lookback = lookback
+        """A full sync asks only for events ending after ``now - lookback`` (``timeMin``); None: everything."""
+        self.clock = clock
         self.requests: RequestCounter = client.counter
         self._log = log.bind(calendar=name)
         self._events_resource: Any = None
@@ -104,6 +112,11 @@ class GoogleProvider:
         params: dict[str, Any] = {"calendarId": self.calendar_id, "singleEvents": True, "maxResults": self.page_size}
         if sync_token is not None:
             params["syncToken"] = sync_token
+        elif self.lookback is not None and not owned_only:
+            # Google refuses timeMin together with a syncToken; the token of a bounded full sync keeps
+            # working for incremental reads (their events outside the window are dropped on storing).
+            since = (self.clock() - self.lookback).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            params["timeMin"] = since.isoformat().replace("+00:00", "Z")
         if owned_only:
             params["privateExtendedProperty"] = f"{OWNED_PROPERTY}={OWNED_VALUE}"
         upserts: dict[str, Event] = {}

@@ -1,0 +1,56 @@
+"""What idealweek keeps of your calendars, and for how long (SPEC §6.8: only what the plan needs).
+
+* **Owned events** (the ones idealweek wrote) keep their title, description and location.
+* **Everybody else's events** keep their time, status, busy/free, the user's answer, privacy flag,
+  number of attendees and **title** — the week picture (``idealweek week``) shows meetings and
+  personal events by title.  Their **description and location are never stored** (they can hold
+  video-call links with passwords, addresses, diagnoses); nothing in planning reads them.
+* **Time**: events that ended before :func:`keep_since` are deleted — the planner looks back over
+  the longest catch-up window plus a day and over the whole previous week (for its figures); a
+  margin is kept on top.  Past weeks live on only as figures (``review``).  The future is kept
+  as the service sends it (an incrementally synced calendar does not resend unchanged events).
+* Google full syncs ask only for events from :func:`history_lookback` ago (``timeMin``), so the
+  history of a calendar is never downloaded in the first place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from idealweek.model import Event
+from idealweek.providers.base import ChangeSet
+
+MARGIN = timedelta(days=1)
+
+
+def history_lookback(longest_within: timedelta) -> timedelta:
+    """How far back events are kept: never less than the planner's own lookback, plus a margin.
+
+    The planner (``planner/context.py``) looks back to ``min(now - within - 1 day, start of last
+    week)``; last week started at most 14 days ago.
+    """
+    return max(longest_within + timedelta(days=1), timedelta(days=14)) + MARGIN
+
+
+def keep_since(now: datetime, longest_within: timedelta) -> datetime:
+    """Events that ended before this instant are not needed any more."""
+    return now - history_lookback(longest_within)
+
+
+def needed(event: Event) -> Event:
+    """``event`` as it is stored: without the description and location when it is not idealweek's own."""
+    if event.tag is not None or (not event.description and not event.location):
+        return event
+    return dataclasses.replace(event, description="", location="")
+
+
+def minimise(changes: ChangeSet, since: datetime) -> ChangeSet:
+    """``changes`` with only what is kept: no events that ended before ``since``, no foreign text."""
+    upserts = [needed(e) for e in changes.upserts if e.end > since]
+    if len(upserts) == len(changes.upserts) and all(a is b for a, b in zip(upserts, changes.upserts, strict=True)):
+        return changes
+    return dataclasses.replace(changes, upserts=upserts)
+
+
+__all__ = ["history_lookback", "keep_since", "minimise", "needed"]
