@@ -296,3 +296,32 @@ def test_config_rejects_a_literal_brace_and_unknown_testing_account() -> None:
     with pytest.raises(ConfigError) as err:
         make_settings("ntfy://host/topic", 'google_testing = ["home"]')
     assert "alerts.google_testing[0]: unknown Google account 'home'" in str(err.value)
+
+
+def test_two_processes_never_both_send_one_alert(tmp_path: Path, sink: AlertSink) -> None:
+    """Two writers (own connections, own hooks) delivering the same alert at once: it is sent exactly once."""
+    import threading
+
+    from idealweek.alerts.hook import Delivery
+    from idealweek.alerts.triggers import Alert, AlertKind
+
+    s = make_settings(sink.json_url, "quiet_hours = false")
+    sink.delay = 0.3
+    alert = Alert("violation:x", AlertKind.VIOLATION, "idealweek: boundary violation", "body")
+    Store(tmp_path / "state.sqlite3").close()
+    sent: list[list[str]] = []
+
+    def writer() -> None:
+        store = Store(tmp_path / "state.sqlite3")
+        try:
+            sent.append(Delivery(s, tmp_path / "config.toml", MemoryStore()).deliver(store, [alert], at(0, 12)))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert sorted(len(x) for x in sent) == [0, 0, 0, 1]
+    assert sink.titles() == ["idealweek: boundary violation"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,11 +31,15 @@ class AlertSink:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.status = 200
+        self.delay = 0.0
+        """Seconds to take before answering (a slow service)."""
         self._lock = threading.Lock()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                if sink.delay:
+                    time.sleep(sink.delay)
                 n = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(n)
                 try:
