@@ -487,7 +487,7 @@ class Engine:
         cal, key = desired.calendar, base_key(desired.key)
         if store.tombstoned(cal, key):  # the journal too: deleted stays deleted after the database is lost
             report.notes.append(f"{cal}: {key} was deleted by the user earlier; not recreated")
-            return
+            return "deleted by the user earlier"
         for _attempt in range(3):
             gen = store.burnt_generation(cal, key) + 1
             want = desired if gen == 0 else replace(desired, tag=replace(desired.tag, key=f"{key}{GEN_MARK}{gen}"))
