@@ -279,6 +279,8 @@ def digest_or_compare(
     """``review --digest`` (the weekly look back) and ``review --compare`` (versions side by side); read only."""
     from pathlib import Path
 
+    from idealweek.fsutil import atomic_write
+
     if digest:
         from idealweek import digest as dg
 
@@ -286,7 +288,7 @@ def digest_or_compare(
         if as_json:
             print(json.dumps({**asdict(d), "lines": [asdict(x) for x in dg.lines(d)]}, indent=2))
         elif html:
-            Path(html).write_text(dg.render_html(d), encoding="utf-8")
+            atomic_write(Path(html), dg.render_html(d))  # mode 600: private figures
             print(f"wrote {html}")
         else:
             print(dg.render_text(d))
@@ -297,7 +299,7 @@ def digest_or_compare(
     if as_json:
         print(ex.render_json(stats))
     elif html:
-        Path(html).write_text(ex.render_html(stats), encoding="utf-8")
+        atomic_write(Path(html), ex.render_html(stats))
         print(f"wrote {html}")
     else:
         print(ex.render_text(stats))

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -40,6 +39,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
+from idealweek.fsutil import atomic_write, fsync_dir
 from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
@@ -62,19 +62,6 @@ log = structlog.get_logger(__name__)
 
 MARKS = ".idealweek-owned"
 """Folder (inside the vdir) of markers of the ids idealweek created: a marker without its file = deleted."""
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class VdirProvider:
@@ -295,32 +282,17 @@ class VdirProvider:
             raise NotOwned(f"calendar {self.name!r} is read-only")
 
     def _write(self, target: Path, data: bytes, *, exclusive: bool, expect: str | None = None) -> None:
-        """Atomically put ``data`` at ``target`` (temp file + fsync + link/replace)."""
-        fd, tmp_name = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.path)
-        tmp = Path(tmp_name)
+        """Atomically put ``data`` at ``target`` (:func:`~idealweek.fsutil.atomic_write`: temp file, fsync,
+        link or replace, fsync of the folder); ``expect`` is the fingerprint the file must still have."""
+
+        def unchanged() -> None:
+            if expect is not None and self._fingerprint(target) != expect:
+                raise PreconditionFailed(f"{self.name}: {target.name} changed while writing")
+
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            if exclusive:
-                try:
-                    os.link(tmp, target)
-                except FileExistsError as exc:
-                    raise AlreadyExists(f"{self.name}: {target.name} exists") from exc
-                except OSError:
-                    # File systems without hard links: check, then rename.
-                    if target.exists():
-                        raise AlreadyExists(f"{self.name}: {target.name} exists") from None
-                    os.replace(tmp, target)
-            else:
-                if expect is not None and self._fingerprint(target) != expect:
-                    raise PreconditionFailed(f"{self.name}: {target.name} changed while writing")
-                os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        _fsync_dir(self.path)
+            atomic_write(target, data, exclusive=exclusive, before_replace=unchanged)
+        except FileExistsError as exc:
+            raise AlreadyExists(f"{self.name}: {target.name} exists") from exc
 
     def _fingerprint(self, path: Path) -> str | None:
         try:
@@ -387,14 +359,14 @@ class VdirProvider:
             marks.mkdir(exist_ok=True)
             fd = os.open(marks / uid, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
-            _fsync_dir(marks)
+            fsync_dir(marks)
         except OSError as exc:
             log.warning("vdir.mark_failed", calendar=self.name, uid=uid, error=str(exc))
 
     def _unmark(self, uid: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.path / MARKS / uid).unlink()
-            _fsync_dir(self.path / MARKS)
+            fsync_dir(self.path / MARKS)
 
     def update(self, existing: Event, desired: DesiredEvent) -> Event:
         self.requests.count("update", write=True)
@@ -422,7 +394,7 @@ class VdirProvider:
             return
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         if path.parent == self.path and path.suffix == ".ics" and path.stem == existing.uid:
             self._unmark(existing.uid)  # deleted by idealweek: the id may be used again
 
