@@ -228,25 +228,53 @@ def test_vdir_file_is_parsed_only_when_it_changed(tmp_path: Path, monkeypatch: p
 
 
 def test_ics_file_moving_window_reuses_the_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ICS provider, too, parses a file again only when its bytes changed."""
+    """The ICS provider parses again only when the text near the window changed: a moving window alone does not."""
     import idealweek.providers.ics.feed as feed
 
-    calls: list[str] = []
-    real = feed.read_calendars
+    calls: list[int] = []
+    real = feed.parse_calendars
 
-    def counting(data: bytes, source: str) -> list[object]:
-        calls.append(source)
-        return list(real(data, source))
+    def counting(text: str, source: str) -> list[object]:
+        calls.append(text.count("BEGIN:VEVENT"))
+        return list(real(text, source))
 
-    monkeypatch.setattr(feed, "read_calendars", counting)
+    monkeypatch.setattr(feed, "parse_calendars", counting)
     path = tmp_path / "f.ics"
-    path.write_bytes(calendar(FLOATING_DAILY))
+    later = "UID:later\nDTSTART:20260501T120000Z\nDTEND:20260501T130000Z"
+    path.write_bytes(calendar(FLOATING_DAILY, later))
     clock = Clock(utc(2026, 3, 10, 12))
     provider = IcsProvider("f", path=path, zone=BERLIN, clock=clock)
     provider.read_changes(None)
     clock.now += timedelta(days=2)
     assert len(provider.read_changes(None).upserts) == 15 + 16 + 1  # days back, days ahead, today
-    assert len(calls) == 1
+    assert calls == [1]  # parsed once, and without the far single event
+    clock.now = utc(2026, 4, 20, 12)  # the single event comes near the window
+    assert "later" in {e.uid for e in provider.read_changes(None).upserts}
+    assert calls == [1, 2]
+
+
+def test_single_events_far_from_the_window_are_not_parsed() -> None:
+    """Single events outside the window are skipped before parsing; series, overrides and long events are kept."""
+    from idealweek.providers.ics.repair import decode, prefilter
+
+    data = calendar(
+        "UID:far\nDTSTART:20200101T120000Z\nDTEND:20200101T130000Z",
+        "UID:broken-far\nDTSTART:2020XXXX\nSUMMARY:unreadable, so kept",
+        "UID:long\nDTSTART;VALUE=DATE:20260301\nDTEND;VALUE=DATE:20260401",
+        "UID:dur\nDTSTART:20260225T120000Z\nDURATION:P3W",
+        "UID:near\nDTSTART;TZID=Europe/Berlin:20260316T120000\nDTEND;TZID=Europe/Berlin:20260316T130000",
+        "UID:series\nDTSTART:20200106T090000Z\nDTEND:20200106T093000Z\nRRULE:FREQ=WEEKLY",
+        "UID:series\nRECURRENCE-ID:20200113T090000Z\nDTSTART:20200113T100000Z\nDTEND:20200113T103000Z",
+        "UID:alarm\nDTSTART:20200101T120000Z\nBEGIN:VALARM\nTRIGGER:-PT5M\nDURATION:PT5M\nREPEAT:1\n"
+        "ACTION:DISPLAY\nEND:VALARM",
+    )
+    window: Window = (utc(2026, 3, 15), utc(2026, 3, 29))
+    kept = prefilter(decode(data), window)
+    uids = [ln.removeprefix("UID:") for ln in kept.split("\r\n") if ln.startswith("UID:")]
+    assert uids == ["broken-far", "long", "dur", "near", "series", "series"]
+    events = read(data, window=window)
+    assert {e.uid for e in events} >= {"long", "dur", "near"}
+    assert len([e for e in events if e.series == "series"]) == 2
 
 
 # --------------------------------------------------------------------------- 6. what is refused, said clearly

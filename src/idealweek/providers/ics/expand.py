@@ -210,18 +210,18 @@ def expand_events(
     """
     import icalendar
 
-    if isinstance(ical, (str, bytes)):
-        data = ical.encode() if isinstance(ical, str) else ical
-        cals = read_calendars(data, source)
-        tag = etag if etag is not None else fingerprint(data)
-    else:
-        cals = [ical] if isinstance(ical, icalendar.Calendar) else list(ical)
-        tag = etag or ""
     lo, hi = window
     # Floating and all-day times are only placed in a zone after expansion: query two days wider.
     margin = timedelta(days=2)
     qlo = lo - margin if lo > datetime.min.replace(tzinfo=UTC) + margin else lo
     qhi = hi + margin if hi < datetime.max.replace(tzinfo=UTC) - margin else hi
+    if isinstance(ical, (str, bytes)):
+        data = ical.encode() if isinstance(ical, str) else ical
+        cals = read_calendars(data, source, (qlo, qhi))
+        tag = etag if etag is not None else fingerprint(data)
+    else:
+        cals = [ical] if isinstance(ical, icalendar.Calendar) else list(ical)
+        tag = etag or ""
     events: list[Event] = []
     for cal in cals:
         normalise_x_wr_timezone(cal, source)

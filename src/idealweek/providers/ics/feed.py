@@ -16,7 +16,7 @@ from idealweek.log import redact_url
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
 from idealweek.providers.ics.expand import DEFAULT_AHEAD, DEFAULT_LOOKBACK, Window, default_window, expand_events
-from idealweek.providers.ics.repair import fingerprint, is_calendar, read_calendars
+from idealweek.providers.ics.repair import decode, fingerprint, is_calendar, parse_calendars, prefilter
 
 if TYPE_CHECKING:
     import requests
@@ -67,7 +67,7 @@ class IcsProvider:
         self._cache: _Fetched | None = None
         self._parsed: tuple[str, list[Event]] | None = None
         self._cals: tuple[str, list[Any]] | None = None
-        """(content hash, calendars as parsed): a moved window expands again without a new parse."""
+        """(hash of the text parsed, calendars): a moved window expands again without a new parse."""
 
     @property
     def source(self) -> str:
@@ -144,8 +144,11 @@ class IcsProvider:
         if self._parsed is not None and self._parsed[0] == token:
             return self._parsed[1]
         sha = fingerprint(body)
-        if self._cals is None or self._cals[0] != sha:
-            self._cals = (sha, read_calendars(body, self.source))
+        # Only the single events near the window are parsed; the parse is kept while that text stays the same.
+        text = prefilter(decode(body), window)
+        key = fingerprint(text.encode())
+        if self._cals is None or self._cals[0] != key:
+            self._cals = (key, parse_calendars(text, self.source))
         events = expand_events(
             self._cals[1], calendar=self.name, zone=self.zone, window=window, source=self.source, etag=sha
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
@@ -84,11 +85,105 @@ def _drop_alarms(lines: list[str]) -> list[str]:
     return out
 
 
-def read_calendars(data: bytes, source: str) -> list[icalendar.Calendar]:
-    """The calendars in the bytes of one iCalendar file, repaired; ProviderError when it is not one."""
+Span = tuple[datetime, datetime]
+
+
+def read_calendars(data: bytes, source: str, window: Span | None = None) -> list[icalendar.Calendar]:
+    """The calendars in the bytes of one iCalendar file, repaired; ProviderError when it is not one.
+
+    With ``window``, single events that plainly lie outside it are not parsed at all (:func:`prefilter`).
+    """
     if not is_calendar(data):
         raise ProviderError(f"{source}: not an iCalendar file (no BEGIN:VCALENDAR)")
-    return parse_calendars(decode(data), source)
+    text = decode(data)
+    return parse_calendars(prefilter(text, window) if window is not None else text, source)
+
+
+_RECURRENCE = frozenset({"RRULE", "RDATE", "EXRULE", "RECURRENCE-ID"})
+_DURATION_RE = re.compile(r"^\+?P(?:(\d+)W)?(?:(\d+)D)?(?:T[\dHMS]*)?$")
+PREFILTER_MARGIN = timedelta(days=3)
+"""Slack around the window for time zones (UTC-12 to UTC+14) and all-day events."""
+
+
+def _day(value: str) -> date | None:
+    digits = value.strip()[:8]
+    if len(digits) != 8 or not digits.isdigit():
+        return None
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return None
+
+
+def _span(block: list[str]) -> tuple[date, date] | None:
+    """The first and last day a single (non-recurring) VEVENT may touch, read from its text.
+
+    None when the event recurs or anything is unclear: such an event is always parsed.
+    """
+    found: dict[str, str] = {}
+    depth = 0
+    for line in block[1:-1]:
+        if line[:1] in (" ", "\t"):
+            continue
+        up = line.upper()
+        if up.startswith("BEGIN:"):
+            depth += 1
+        elif up.startswith("END:"):
+            depth -= 1
+        if depth:
+            continue  # VALARM and other nested components have their own DURATION
+        name = up.split(":", 1)[0].split(";", 1)[0]
+        if name in _RECURRENCE:
+            return None
+        if name in ("DTSTART", "DTEND", "DURATION"):
+            if name in found or ":" not in line:
+                return None
+            found[name] = line.rsplit(":", 1)[1]
+    start = _day(found.get("DTSTART", ""))
+    if start is None:
+        return None
+    if "DTEND" in found:
+        end = _day(found["DTEND"])
+    elif "DURATION" in found:
+        m = _DURATION_RE.match(found["DURATION"].strip().upper())
+        end = start + timedelta(days=7 * int(m.group(1) or 0) + int(m.group(2) or 0) + 1) if m else None
+    else:
+        end = start + timedelta(days=1)
+    return (start, max(start, end)) if end is not None else None
+
+
+def prefilter(text: str, window: Span) -> str:
+    """``text`` without the single VEVENTs that plainly lie outside ``window`` (a few days of slack kept).
+
+    Parsing is most of the cost of reading a large calendar, and most of its events
+    lie outside the planning window.  Recurring events, overrides and anything whose
+    dates cannot be read from the text are kept.
+    """
+    lo = window[0].astimezone(UTC).date() - PREFILTER_MARGIN
+    hi = window[1].astimezone(UTC).date() + PREFILTER_MARGIN
+    out: list[str] = []
+    block: list[str] = []
+    depth = 0
+    for line in text.split("\r\n"):
+        up = line.strip().upper()
+        if block:
+            block.append(line)
+            if up.startswith("BEGIN:"):
+                depth += 1
+            elif up.startswith("END:"):
+                depth -= 1
+                if depth == 0:
+                    span = _span(block)
+                    if span is None or (span[1] >= lo and span[0] <= hi):
+                        out += block
+                    block = []
+            continue
+        if up == "BEGIN:VEVENT":
+            block, depth = [line], 1
+            continue
+        out.append(line)
+    out += block  # an unterminated VEVENT is left to the parser's recovery
+    return "\r\n".join(out)
 
 
 def parse_calendars(text: str, source: str) -> list[icalendar.Calendar]:
@@ -180,4 +275,4 @@ def _recover(text: str, source: str) -> list[icalendar.Calendar]:
     return cals
 
 
-__all__ = ["decode", "fingerprint", "is_calendar", "parse_calendars", "read_calendars"]
+__all__ = ["decode", "fingerprint", "is_calendar", "parse_calendars", "prefilter", "read_calendars"]
