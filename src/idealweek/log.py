@@ -89,7 +89,8 @@ def register_secret_document(text: str) -> None:
     walk(doc)
 
 
-URL = re.compile(r"\b(?:https?|webcal)://[^\s\"'<>`]+", re.IGNORECASE)
+URL = re.compile(r"\b(?:https?|webcal)://[^\s\"'<>`]*[^\s\"'<>`.,:;!?)\]}]", re.IGNORECASE)
+"""A URL in free text; trailing punctuation (``…/feed.ics: timeout``, ``(see https://x/y).``) is not part of it."""
 EMAIL = re.compile(r"(?<![\w.+%-])([A-Za-z0-9][\w.+%-]*)@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})\b")
 
 
