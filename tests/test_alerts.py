@@ -147,6 +147,28 @@ def test_debt_that_cannot_be_placed_then_overdue(tmp_path: Path, sink: AlertSink
         w.close()
 
 
+def test_turning_alerts_on_does_not_send_the_ledgers_past(tmp_path: Path, sink: AlertSink) -> None:
+    """Debt overdue for more than a week when debt alerts are switched on is not alerted (the ledger still has it)."""
+    extra = (
+        '\n[categories.reading]\ntitle = "Reading"\n\n'
+        '[[protect]]\ndays = "mon"\nstart = "20:00"\nend = "21:00"\ncategory = "reading"\n'
+    )
+    text = BASE_TOML.format(zone="Europe/Berlin", focus="4h").replace("[calendars.work]", extra + "\n[calendars.work]")
+    off = loads(text + f'\n[alerts]\nurls = ["{sink.json_url}"]\nquiet_hours = false\ndebt = false\n')
+    on = loads(text + f'\n[alerts]\nurls = ["{sink.json_url}"]\nquiet_hours = false\n')
+    w = World(tmp_path, off)
+    try:
+        w.work.user_put(meeting(at(0, 20), 45, uid="late-call"))
+        for day in (0, 1, 7, 8, 15):
+            w.cycle(at(day, 12))
+        w.settings = w.engine.settings = on
+        report = w.cycle(at(15, 13))
+        assert any(d.status.value == "overdue" for d in report.plan.debts) if report.plan else False
+        assert sink.received == []
+    finally:
+        w.close()
+
+
 def test_switched_off_triggers_send_nothing(tmp_path: Path, sink: AlertSink) -> None:
     """violations = false: a meeting on a hard block sends nothing (and nothing is recorded as sent)."""
     w = World(tmp_path, make_settings(sink.json_url, "quiet_hours = false\nviolations = false"))

@@ -7,7 +7,8 @@ cycles see the same thing:
 * ``violation:<block id>`` — a meeting on a ``hard`` block whose time has not
   ended more than a day ago (older history is not news);
 * ``debt-late:<debt id>`` — debt that cannot be placed before its deadline,
-  ``debt-overdue:<debt id>`` — debt whose deadline passed unpaid;
+  ``debt-overdue:<debt id>`` — debt whose deadline passed unpaid less than a
+  week ago (so turning alerts on does not send the whole ledger's past);
 * ``signin-failed:<account>`` — forgotten again once the account's calendars
   read fine, so a later failure alerts anew; never held by quiet hours;
 * ``signin-expiring:<account>:<fingerprint>`` — a Google sign-in of an app in
@@ -37,6 +38,8 @@ GOOGLE_TESTING_LIFETIME = timedelta(days=7)
 """Refresh tokens of Google OAuth apps in "Testing" publishing status expire after 7 days."""
 VIOLATION_NEWS = timedelta(days=1)
 """A violation is alerted while its block ended less than this long ago."""
+DEBT_NEWS = timedelta(days=7)
+"""Overdue debt is alerted while its deadline passed less than this long ago (the ledger keeps older)."""
 
 
 class AlertKind(enum.StrEnum):
@@ -124,6 +127,8 @@ def plan_facts(plan: Plan, now: datetime) -> tuple[list[BlockHit], list[LateDebt
             continue
         owed = st.unplaced + st.scheduled
         d = st.debt
+        if d.deadline <= now - DEBT_NEWS:
+            continue
         late.append(LateDebt(d.id, d.category, owed, d.deadline, d.deadline <= now))
     return hits, late
 
