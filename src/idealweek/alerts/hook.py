@@ -272,10 +272,6 @@ class AlertHook:
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` atomically with mode 600 (the page holds the user's figures)."""
-    import os
+    from idealweek.fsutil import atomic_write
 
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, text)
