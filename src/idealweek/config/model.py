@@ -319,6 +319,9 @@ class CalendarConfig(_Model):
     create: bool = False
     """For ``vdir``: create the folder when it does not exist.  Without it a missing folder is an error, so a
     mistyped path cannot start a new, empty calendar (or silently mean "no meetings")."""
+    max_size_mb: int = 20
+    """For ``ics`` feeds: the largest answer accepted, in MB after decompression (a feed that grows past it
+    fails with a clear error; each fetch also ends after 60 s and follows redirects to https only)."""
 
     @model_validator(mode="after")
     def _check(self) -> CalendarConfig:
@@ -328,6 +331,8 @@ class CalendarConfig(_Model):
             raise ValueError("a vdir calendar needs path")
         if self.create and self.source != "vdir":
             raise ValueError("create applies to vdir calendars only")
+        if not 1 <= self.max_size_mb <= 1024:
+            raise ValueError("max_size_mb must be between 1 and 1024")
         if self.source == "ics":
             if bool(self.path) == bool(self.url):
                 raise ValueError("an ics calendar needs exactly one of path or url")

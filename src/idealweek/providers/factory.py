@@ -54,7 +54,8 @@ def _make_provider(settings: Settings, config_path: Path, name: str, secrets: Se
         from idealweek.providers.ics import IcsProvider
 
         if cal.url:
-            return IcsProvider(name, url=cal.url, zone=settings.zone, reach=local_reach(settings))
+            limit = cal.max_size_mb * 1024 * 1024
+            return IcsProvider(name, url=cal.url, zone=settings.zone, reach=local_reach(settings), max_bytes=limit)
         path = resolve_path(config_path, cal.path)
         return IcsProvider(name, path=path, zone=settings.zone, reach=local_reach(settings))
     if secrets is None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from idealweek.clock import Clock, system_clock
 from idealweek.errors import NotOwned, ProviderError, TransientError
-from idealweek.http import parse_retry_after
+from idealweek.http import FETCH_DEADLINE, MAX_BODY_BYTES, bounded_get, parse_retry_after
 from idealweek.log import redact_url
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
@@ -34,7 +34,9 @@ class IcsProvider:
 
     ``read_changes`` uses a content hash (plus the window) as its token: the
     same data gives an empty change set, anything else a full listing.  URL
-    sources are fetched with ``If-None-Match``/``If-Modified-Since``.
+    sources are fetched with ``If-None-Match``/``If-Modified-Since`` through
+    :func:`idealweek.http.bounded_get`: at most ``max_bytes`` after decoding, within
+    ``deadline`` seconds, redirects to https only.
     """
 
     def __init__(
@@ -49,6 +51,8 @@ class IcsProvider:
         clock: Clock = system_clock,
         timeout: tuple[float, float] = (5.0, 30.0),
         session: requests.Session | None = None,
+        max_bytes: int = MAX_BODY_BYTES,
+        deadline: float = FETCH_DEADLINE,
     ) -> None:
         if (path is None) == (url is None):
             raise ValueError("IcsProvider needs exactly one of path= or url=")
@@ -64,6 +68,11 @@ class IcsProvider:
         self.writable = False
         self.requests = RequestCounter()
         self._session = session
+        self._own_session = session is None
+        self.max_bytes = max_bytes
+        """Largest feed body accepted, after decoding."""
+        self.deadline = deadline
+        """Seconds one fetch of the feed may take in all."""
         self._cache: _Fetched | None = None
         self._parsed: tuple[str, list[Event]] | None = None
         self._cals: tuple[str, list[Any]] | None = None
@@ -97,8 +106,6 @@ class IcsProvider:
         return self._session
 
     def _fetch_url(self) -> bytes:
-        import requests
-
         assert self.url is not None
         headers: dict[str, str] = {}
         if self._cache is not None:
@@ -107,11 +114,23 @@ class IcsProvider:
             if self._cache.last_modified:
                 headers["If-Modified-Since"] = self._cache.last_modified
         self.requests.count("fetch")
+        session = self._http()
         try:
-            resp = self._http().get(self.url, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise TransientError(f"{self.name}: cannot fetch {self.source}: {type(exc).__name__}") from exc
-        status = resp.status_code
+            resp = bounded_get(
+                session,
+                self.url,
+                headers=headers,
+                max_bytes=self.max_bytes,
+                deadline=self.deadline,
+                timeout=self.timeout,
+            )
+        except TransientError as exc:
+            if self._own_session and self._session is session:
+                self._session = None  # a fetch stopped at its deadline may still hold it: start afresh next time
+            raise TransientError(f"{self.name}: {self.source}: {exc}") from None
+        except ProviderError as exc:
+            raise ProviderError(f"{self.name}: {self.source}: {exc}") from None
+        status = resp.status
         if status == 304 and self._cache is not None:
             return self._cache.body
         if status == 429 or status >= 500:
@@ -119,7 +138,7 @@ class IcsProvider:
             raise TransientError(f"{self.name}: {self.source} answered HTTP {status}", retry_after=retry)
         if status >= 400 or status == 304:
             raise ProviderError(f"{self.name}: {self.source} answered HTTP {status}")
-        body = resp.content
+        body = resp.body
         if not is_calendar(body):
             ctype = resp.headers.get("Content-Type", "?")
             raise ProviderError(f"{self.name}: {self.source} is not an iCalendar feed (Content-Type {ctype})")
