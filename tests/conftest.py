@@ -6,6 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, settings
+
+# CI shares a loaded 2-core machine: a property's first run may be slow for reasons of its own
+# (imports, page faults, the other worker), so no example has a time limit; speed is measured in bench/.
+settings.register_profile("idealweek", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("idealweek")
 
 
 @pytest.fixture(autouse=True)

@@ -65,7 +65,7 @@ BAD_CASES = [
         "calendars.x.account: unknown account 'nope'",
     ),
     ('[calendars.x]\nsource = "vdir"\npath = "p"\nroles = ["meetigns"]', "calendars.x.roles[0]"),
-    ('[accounts.a]\nprovider = "yahoo"', 'accounts.a: provider must be "google" or "outlook"'),
+    ('[accounts.a]\nprovider = "yahoo"', 'accounts.a: provider must be "google", "outlook" or "caldav"'),
     ('[accounts.a]\nprovider = "outlook"', "accounts.a.client_id: required key is missing"),
     ("[safety]\nmax_delete_share = 1.5", "safety.max_delete_share"),
 ]
