@@ -38,25 +38,23 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from idealweek.clock import Clock, system_clock
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
 from idealweek.fsutil import atomic_write, fsync_dir
 from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
-from idealweek.providers.ics import (
+from idealweek.providers.ics.expand import (
     DEFAULT_AHEAD,
     DEFAULT_LOOKBACK,
-    Clock,
     Window,
     default_window,
     expand_events,
-    fingerprint,
     parse_ics,
-    read_calendars,
-    system_clock,
 )
+from idealweek.providers.ics.repair import fingerprint, read_calendars
 from idealweek.providers.ics.write import bump_sequence, owned_vevent, render_new, set_times
-from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, racy
+from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, list_ics, racy
 
 log = structlog.get_logger(__name__)
 
@@ -111,19 +109,9 @@ class VdirProvider:
         if self.writable and self.create_folder and not self.path.exists():
             self._ensure_folder()
         try:
-            entries = list(os.scandir(self.path))
+            return list_ics(self.path)
         except OSError as exc:
             raise ProviderError(f"{self.name}: cannot read the vdir folder {self.path}: {exc.strerror or exc}") from exc
-        out: dict[str, os.stat_result] = {}
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.name.lower().endswith(".ics"):
-                continue
-            try:
-                if entry.is_file():
-                    out[entry.name] = entry.stat()
-            except OSError:
-                continue
-        return out
 
     def _expand(self, fname: str, state: FileState, window: Window) -> list[Event]:
         """The file's events in ``window`` from its parsed calendars (no disk read, no parse)."""

@@ -1,4 +1,4 @@
-"""The change token of a vdir folder, and the per-file signature it is built from.
+"""Change tracking of a vdir folder: its listing, the per-file signature, and the change token built from them.
 
 The token is a compact, self-contained string (zlib + base64 of a JSON map
 ``{file: [mtime_ns, size, inode, sha, uids?]}`` plus the window) that the engine
@@ -28,6 +28,20 @@ Sig = tuple[int, int, int]
 
 MAX_TOKEN_UIDS = 8
 """Files with at most this many event uids carry them in the token (removals in a new process)."""
+
+
+def list_ics(folder: Path) -> dict[str, os.stat_result]:
+    """The ``.ics`` files of ``folder`` (hidden ones left out) with their stat results; OSError when unreadable."""
+    out: dict[str, os.stat_result] = {}
+    for entry in list(os.scandir(folder)):
+        if entry.name.startswith(".") or not entry.name.lower().endswith(".ics"):
+            continue
+        try:
+            if entry.is_file():
+                out[entry.name] = entry.stat()
+        except OSError:
+            continue
+    return out
 
 
 def file_sig(st: os.stat_result) -> Sig:
@@ -101,4 +115,4 @@ class VdirToken:
             return None
 
 
-__all__ = ["MAX_TOKEN_UIDS", "RACY_NS", "FileState", "Sig", "VdirToken", "file_sig", "racy"]
+__all__ = ["MAX_TOKEN_UIDS", "RACY_NS", "FileState", "Sig", "VdirToken", "file_sig", "list_ics", "racy"]
