@@ -230,7 +230,8 @@ class Store:
     # -- opening ------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         # Private whatever the umask: SQLite gives the -wal and -shm files the database file's mode.
-        os.close(open_private(self.path))
+        if not self.path.is_symlink():  # a database the user linked elsewhere keeps the mode they gave it
+            os.close(open_private(self.path))
         for suffix in ("-wal", "-shm"):
             make_private(Path(str(self.path) + suffix))
         db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
