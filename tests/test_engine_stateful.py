@@ -2,15 +2,21 @@
 
 Random meetings are added, moved and cancelled, the user deletes, moves and
 retitles owned events, the clock advances across a DST change, cycles crash
-half-way and the state database is lost.  After every step the safety
-invariants hold.
+half-way, the state database is lost, a second process (``run --once``) runs a
+cycle beside the daemon's long-lived engine and looks read a snapshot.  After
+every step the safety invariants hold, and liveness: once the user stops
+changing things, at most 2 cycles later a cycle plans 0 operations (checked by a
+rule at random points and at the end of every sequence).
+``IDEALWEEK_STATEFUL_EXAMPLES`` sets how many random sequences run (default 50).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import shutil
+import sys
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from idealweek.engine import Engine
+from idealweek.engine import CycleReport, Engine
 from idealweek.errors import GuardError
 from idealweek.model import DesiredEvent, Event, Kind
 from idealweek.planner import base_key, is_moved_by_user
@@ -50,13 +56,28 @@ class EngineMachine(RuleBasedStateMachine):
         self.deleted_keys: set[tuple[str, str]] = set()
         self.n = 0
         self.crash_after: int | None = None
+        self.daemon: Engine | None = None
+        """The daemon's engine: kept across cycles (its events in memory) until a crash kills it."""
 
     def teardown(self) -> None:
-        self.store.close()
+        try:
+            if sys.exc_info()[0] is None:  # (teardown also runs after a failed step: then nothing more)
+                self.check_settles()  # liveness at the end of every sequence
+                SEQUENCES.append(1)
+        finally:
+            self.store.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------
     def engine(self) -> Engine:
+        """The daemon's long-lived engine (a new one after a crash), over the current state file."""
+        if self.daemon is None:
+            self.daemon = self.fresh_engine()
+        self.daemon.store = self.store
+        return self.daemon
+
+    def fresh_engine(self, store: Store | None = None) -> Engine:
+        """A new engine, as a new process would make it."""
         machine = self
 
         class Fragile(MemoryProvider):
@@ -77,16 +98,16 @@ class EngineMachine(RuleBasedStateMachine):
                 self._maybe_crash()
 
         providers = {"work": Fragile("work", self.work), "home": Fragile("home", self.home)}
-        return Engine(self.settings, self.store, providers, clock=lambda: self.now)
+        return Engine(self.settings, store or self.store, providers, clock=lambda: self.now)
 
     def owned(self) -> list[Event]:
         return [e for cal in (self.work, self.home) for e in cal.events.values() if e.tag is not None]
 
-    def cycle(self) -> None:
+    def cycle(self) -> CycleReport:
         try:
-            self.engine().cycle(force=False)
+            return self.engine().cycle(force=False)
         except GuardError:
-            self.engine().cycle(force=True)
+            return self.engine().cycle(force=True)
 
     # -- the world changes ------------------------------------------------------------
     @rule(day=st.integers(0, 12), quarter=st.integers(6 * 4, 21 * 4), length=st.sampled_from([15, 30, 60, 90]))
@@ -161,7 +182,48 @@ class EngineMachine(RuleBasedStateMachine):
         self.crash_after = after
         with contextlib.suppress(Crash):
             self.engine().cycle(force=True)
+        if self.crash_after is None:
+            self.daemon = None  # the process died: its memory is gone
         self.crash_after = None
+
+    @rule()
+    def another_process_runs_a_cycle(self) -> None:
+        """`run --once` beside the daemon: it advances the tokens the daemon's memory belongs to."""
+        other = self.fresh_engine()
+        try:
+            other.cycle(force=False)
+        except GuardError:
+            other.cycle(force=True)
+
+    @rule()
+    def a_look(self) -> None:
+        """`status`: a dry cycle on a snapshot changes nothing in the state database."""
+        before = list(self.store.db.iterdump())
+        snap = Store.open_snapshot(self.tmp / "state.sqlite3")
+        try:
+            with contextlib.suppress(GuardError):
+                self.fresh_engine(snap).cycle(dry_run=True)
+        finally:
+            snap.close()
+        assert list(self.store.db.iterdump()) == before, "a look changed the state"
+
+    @rule()
+    def user_stops(self) -> None:
+        """Liveness at a random point of the sequence."""
+        self.check_settles()
+
+    def check_settles(self) -> None:
+        """With nothing changing, at most 2 cycles after the first one a cycle plans 0 operations."""
+        planned: list[int] = []
+        last: list[str] = []
+        for _ in range(3):
+            report = self.cycle()
+            planned.append(len(report.ops))
+            last = [op.describe() for op in report.ops] + report.notes
+            if not report.ops:
+                break
+        SETTLED.append(len(planned))
+        assert planned[-1] == 0, f"not settled: operations planned per cycle {planned}; last cycle: {last}"
 
     @rule()
     def lose_database(self) -> None:
@@ -196,8 +258,13 @@ class EngineMachine(RuleBasedStateMachine):
             assert total >= int(d["minutes"]), d  # type: ignore[call-overload]
 
 
+SETTLED: list[int] = []
+"""Cycles each liveness check needed (1 = the first cycle already planned nothing)."""
+SEQUENCES: list[int] = []
+"""One entry per random sequence whose end was checked for liveness."""
+
 EngineMachine.TestCase.settings = settings(
-    max_examples=50,
+    max_examples=int(os.environ.get("IDEALWEEK_STATEFUL_EXAMPLES", "50")),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -220,3 +287,13 @@ def test_after_a_clean_cycle_movable_blocks_never_overlap_meetings() -> None:
         assert any(e.tag and e.tag.kind == Kind.MAKEUP for e in m.owned())
     finally:
         m.teardown()
+
+
+def test_liveness_was_checked_at_the_end_of_each_sequence() -> None:
+    """Every random sequence of the state machine ended with a liveness check (run after the machine)."""
+    if not SEQUENCES:
+        import pytest
+
+        pytest.skip("the state machine did not run in this session")
+    assert len(SETTLED) >= len(SEQUENCES)
+    assert max(SETTLED) <= 3

@@ -242,13 +242,17 @@ def cmd_plan(app: App, args: argparse.Namespace) -> int:
 
 def cmd_status(app: App, args: argparse.Namespace) -> int:
     from idealweek.render_status import render_status_json, render_status_text, status_data
+    from idealweek.settling import pending_streak, planned_ops, settle_text
 
     store = app.open_snapshot()
     try:
         with _progress("Reading calendars"):
             report = app.engine(store).cycle(dry_run=True)
         data = status_data(report, app.settings)
+        data["sync"] = settle_text(len(report.ops), pending_streak(planned_ops(store.recent_cycles(1000))))
         print(render_status_json(data) if args.json else render_status_text(data))
+        if not args.json:
+            print(f"  sync: {data['sync']}")
         return 0 if report.ok else 1
     finally:
         store.close()

@@ -43,6 +43,7 @@ from idealweek.engine import CycleReport, Engine
 from idealweek.errors import ConfigError, IdealweekError
 from idealweek.lock import state_lock
 from idealweek.sdnotify import Notifier
+from idealweek.settling import settle_text
 from idealweek.store import Store
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ class Service:
         self._config_problem = ""
         """Set while a rejected reload leaves the previous config running; cleared by a good reload."""
         self._last: dict[str, object] = {}
+        self._pending_cycles = 0
+        """Cycles in a row that planned at least one operation (0 once a cycle planned none)."""
         self.cycles = 0
         from idealweek.alerts.hook import AlertHook
 
@@ -327,6 +330,7 @@ class Service:
     def _finished(self, report: CycleReport, loaded: Loaded) -> None:
         summary = report.summary()
         self._last = summary
+        self._pending_cycles = self._pending_cycles + 1 if report.ops else 0
         log.info("cycle", **summary, failed=sorted(report.failed) or None, notes=report.notes or None)
         if report.failed:
             name, err = sorted(report.failed.items())[0]
@@ -423,6 +427,7 @@ class Service:
         if self._last:
             last = self._last
             parts.append(f"open debt {last.get('debt_open_min', 0)} min, overdue {last.get('debt_overdue_min', 0)} min")
+            parts.append(settle_text(int(str(last.get("operations", 0))), self._pending_cycles))
         parts.append(f"last error: {self._last_error or 'none'}")
         if self._config_problem:
             parts.append(self._config_problem)

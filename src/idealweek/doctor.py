@@ -86,6 +86,7 @@ def checks(app: App, timeout: float = TIMEOUT, clock: Clock = system_clock) -> I
     yield from _endpoints(app, timeout)
     yield from _calendars(app, timeout)
     yield _state(app)
+    yield from _settling(app)
     yield from _permissions(app)
     yield from _clock(app, timeout, clock)
 
@@ -353,6 +354,39 @@ def _state(app: App) -> Check:
             "state database", False, f"{path}: schema {version} is newer than this idealweek ({SCHEMA_VERSION})"
         )
     return Check("state database", True, f"{path}: integrity ok, schema {version}")
+
+
+def _settling(app: App) -> Iterator[Check]:
+    """Warn when the recent cycles all wrote: idealweek may be fighting another program, or looping."""
+    from idealweek.settling import ALWAYS_WRITING, always_writing, pending_streak, planned_ops, settle_text
+    from idealweek.store import Store
+
+    path = app.state_dir() / "state.sqlite3"
+    if not path.exists():
+        return
+    try:
+        snap = Store.open_snapshot(path)
+    except IdealweekError:
+        return  # the state database check above says what is wrong
+    try:
+        cycles = snap.recent_cycles(1000)
+    finally:
+        snap.close()
+    if not cycles:
+        yield Check("cycles", None, "no cycle recorded yet")
+        return
+    last = planned_ops(cycles)
+    text = settle_text(last[-1], pending_streak(last))
+    if always_writing(cycles):
+        yield Check(
+            "cycles",
+            True,
+            f"the last {ALWAYS_WRITING} cycles all wrote to a calendar ({text}): something keeps changing the "
+            "calendars back, or idealweek repeats itself; look for write.repeated and write.conflict in the log",
+            warn=True,
+        )
+        return
+    yield Check("cycles", True, f"{len(cycles)} recorded, last: {text}")
 
 
 def _clock(app: App, timeout: float, clock: Clock) -> Iterator[Check]:

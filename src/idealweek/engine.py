@@ -352,6 +352,7 @@ class Engine:
         self._cycles += 1
         planned = {(op.calendar, op.key) for op in ops}
         owned = store.owned()
+        views = {cal: _view_digest(self._cache.get(cal, {})) for cal in {op.calendar for op in ops}}
         for gone in [k for k in self._sent if k not in planned]:
             del self._sent[gone]  # no write wanted this cycle: whatever loop there was is over
         for op in ops:
@@ -360,7 +361,9 @@ class Engine:
                 break
             if op.calendar in blocked:
                 continue
-            sig = _signature(op, owned.get((op.calendar, op.key)), store.burnt_generation(op.calendar, op.key))
+            sig = _signature(
+                op, owned.get((op.calendar, op.key)), store.burnt_generation(op.calendar, op.key), views[op.calendar]
+            )
             if self._held_back(op, sig, report):
                 continue
             prov = self.providers[op.calendar]
@@ -539,9 +542,14 @@ class _Sent:
     logged: bool = False
 
 
-def _signature(op: Operation, row: OwnedRow | None, burnt: int) -> tuple[object, ...]:
-    """Everything a write depends on (the op, the event it acts on, the key's record in the owned map):
-    the same signature in two cycles in a row means the same request with unchanged inputs."""
+def _view_digest(events: Mapping[str, Event]) -> int:
+    """A digest of a calendar as the cycle saw it (ids and etags): equal when nothing on it changed."""
+    return hash(frozenset((uid, ev.etag) for uid, ev in events.items()))
+
+
+def _signature(op: Operation, row: OwnedRow | None, burnt: int, view: int) -> tuple[object, ...]:
+    """Everything a write depends on (the op, the event it acts on, the key's record in the owned map, the
+    calendar as read): the same signature in two cycles in a row means the same request with unchanged inputs."""
     ex = op.existing
     return (
         op.kind.value,
@@ -551,6 +559,7 @@ def _signature(op: Operation, row: OwnedRow | None, burnt: int) -> tuple[object,
         (ex.uid, ex.etag, ex.start, ex.end, ex.tag) if ex is not None else None,
         (row.uid, row.state, row.start, row.end) if row is not None else None,
         burnt,
+        view,
     )
 
 

@@ -631,6 +631,19 @@ class Store:
         self.db.execute("INSERT INTO cycles (at, data) VALUES (?, ?)", (_ts(at), json.dumps(data, sort_keys=True)))
         self.db.execute("DELETE FROM cycles WHERE id <= (SELECT MAX(id) - 1000 FROM cycles)")
 
+    def recent_cycles(self, limit: int = 10) -> list[dict[str, object]]:
+        """The summaries of the last ``limit`` recorded cycles, oldest first."""
+        rows = self.db.execute("SELECT data FROM cycles ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        out: list[dict[str, object]] = []
+        for (data,) in reversed(rows):
+            try:
+                value = json.loads(data)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+        return out
+
     # -- alerts and experiments (issue 19) ----------------------------------------
     def alert_state(self, subject: str, channel: str) -> tuple[str, int, datetime] | None:
         """(state, attempts, at) of one alert on one channel, or None when it was never tried."""
