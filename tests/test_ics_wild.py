@@ -314,3 +314,23 @@ def test_readme_says_what_is_refused() -> None:
     """The README's local-calendar section names the refused rules and the 20,000 cap."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert "MINUTELY" in readme and "SECONDLY" in readme and "20,000" in readme
+
+
+@pytest.mark.parametrize("within", ["3d", "7d", "20d", "40d"])
+def test_local_window_covers_what_the_state_keeps(within: str) -> None:
+    """A full listing of a local calendar reaches back past keep_since, so the empty-source guard never misfires."""
+    from idealweek.config import loads
+    from idealweek.providers.factory import local_reach
+    from idealweek.providers.ics import default_window
+    from idealweek.retention import keep_since
+
+    settings = loads(
+        f'timezone = "Europe/Berlin"\n[catch_up]\nwithin = "{within}"\n'
+        '[calendars.a]\nsource = "ics"\npath = "a.ics"\nroles = ["personal"]\ncategory = "family"\n'
+        '[categories.family]\nwindows = [{ days = "sat-sun", start = "09:00", end = "18:00" }]\n'
+    )
+    for hour in (0, 11, 23):
+        now = utc(2026, 5, 10, hour, 59)
+        lo, hi = default_window(now, *local_reach(settings))
+        assert lo <= keep_since(now, settings.longest_within)
+        assert hi >= now + settings.horizon

@@ -78,12 +78,13 @@ def _make_provider(settings: Settings, config_path: Path, name: str, secrets: Se
 def local_reach(settings: Settings) -> tuple[timedelta, timedelta]:
     """How far back and ahead local calendars are read: the planning horizon plus the history the planner needs.
 
-    Back: the catch-up look-back and at least last ISO week (the planner's focus count); ahead: the horizon
-    plus a margin.  Recurring events are expanded over this window only.
+    Back: what the state keeps (:func:`idealweek.retention.history_lookback`: the longest catch-up look-back and
+    at least last ISO week) plus a day, so that a full listing never misses an event the state still counts;
+    ahead: the horizon plus a margin.  Recurring events are expanded over this window only.
     """
-    from idealweek.providers.ics import DEFAULT_LOOKBACK
+    from idealweek.retention import history_lookback
 
-    return max(settings.catch_up.within + timedelta(days=1), DEFAULT_LOOKBACK), settings.horizon + timedelta(days=2)
+    return history_lookback(settings.longest_within) + timedelta(days=1), settings.horizon + timedelta(days=2)
 
 
 def needs_secrets(settings: Settings) -> bool:
