@@ -32,6 +32,21 @@ class Role(enum.StrEnum):
     BLOCKS = "blocks"
     FOCUS = "focus"
     MIRROR = "mirror"
+    HOUSEHOLD = "household"
+    """Another person's busy time (a partner, a child's school feed): never intrudes, never protected;
+    make-ups of a ``together`` category go only where every household calendar is free."""
+
+
+class Defend(enum.StrEnum):
+    """How a protected block shows to others (issue 18)."""
+
+    FREE = "free"
+    """Written transparent: visible to you, invisible to schedulers."""
+    BUSY = "busy"
+    """An ordinary busy event."""
+    DECLINE = "decline"
+    """Google primary calendar: ``outOfOffice`` that declines new conflicting invitations; Outlook: ``showAs = oof``;
+    elsewhere busy."""
 
 
 class Policy(enum.StrEnum):
@@ -262,6 +277,11 @@ class DesiredEvent:
     private: bool = True
     busy: bool = True
     focus_time: bool = False
+    defend: Defend = Defend.BUSY
+    """How the block shows to others: ``free`` writes it transparent (``busy`` is then False), ``decline``
+    asks the provider for an out-of-office that declines new conflicting invitations where it can."""
+    decline_message: str = ""
+    """With ``defend = decline``: the message sent with the automatic decline (Google)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", as_utc(self.start))
@@ -365,6 +385,8 @@ class DebtState:
     surplus_reason: str = ""
     """``min_block`` (rounded up to the shortest block), ``frozen`` (inside the freeze window, cannot
     shrink) or ``moved`` (the user moved or resized the block)."""
+    reason: str = ""
+    """Why an overdue debt found no time, when the planner knows (``no time when the household is free``)."""
 
     @property
     def status(self) -> DebtStatus:

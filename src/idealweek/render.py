@@ -34,6 +34,7 @@ class ItemKind(enum.StrEnum):
     MAKEUP = "makeup"
     FOCUS = "focus"
     MIRROR = "mirror"
+    HOUSEHOLD = "household"
 
 
 SYMBOL = {
@@ -45,6 +46,7 @@ SYMBOL = {
     ItemKind.MAKEUP: "+",
     ItemKind.FOCUS: "F",
     ItemKind.MIRROR: "b",
+    ItemKind.HOUSEHOLD: "h",
 }
 LEGEND = {
     ItemKind.MEETING: "meeting",
@@ -55,6 +57,7 @@ LEGEND = {
     ItemKind.MAKEUP: "make-up block (pays back an intrusion)",
     ItemKind.FOCUS: "focus block",
     ItemKind.MIRROR: "private busy mirror on a work calendar",
+    ItemKind.HOUSEHOLD: "household busy (another person's calendar; together make-ups avoid it)",
 }
 
 
@@ -103,11 +106,15 @@ def week_items(plan: Plan, events: Sequence[Event], start: datetime, end: dateti
         shown.add(k)
         if tag.kind == Kind.MAKEUP:
             links = ", ".join(d.removeprefix("debt:") for d in sorted(tag.pays))
-            items.append(Item(o.start, o.end, ItemKind.MAKEUP, f"make-up {tag.category}", o.calendar, link=links))
+            label = f"make-up {tag.category}" + (" · household free" if tag.category in plan.together else "")
+            items.append(Item(o.start, o.end, ItemKind.MAKEUP, label, o.calendar, link=links))
         elif tag.kind == Kind.FOCUS:
             items.append(Item(o.start, o.end, ItemKind.FOCUS, "focus", o.calendar))
         elif tag.kind == Kind.MIRROR:
             items.append(Item(o.start, o.end, ItemKind.MIRROR, "busy (mirror)", o.calendar))
+    for iv in plan.household:
+        if inside(iv.start, iv.end):
+            items.append(Item(max(iv.start, start), min(iv.end, end), ItemKind.HOUSEHOLD, "household busy"))
     items.sort(key=lambda i: (i.start, list(ItemKind).index(i.kind), i.end, i.label))
     return items
 
@@ -170,7 +177,7 @@ def render_ledger_text(plan: Plan, zone: ZoneInfo) -> str:
         lines.append(
             f"  {st.status.value:9} {d.category:10} {d.minutes:4d} min  from {created:%a %d %b %H:%M}"
             f"  due {deadline:%a %d %b %H:%M}  paid {st.paid}  booked {_booked(st)}  waived {st.waived}"
-            f"  unplaced {st.unplaced}"
+            f"  unplaced {st.unplaced}" + (f"  ({st.reason})" if st.reason else "")
         )
     return "\n".join(lines)
 
@@ -187,6 +194,7 @@ COLOUR = {
     ItemKind.MAKEUP: "#f0a22e",
     ItemKind.FOCUS: "#2a9d9d",
     ItemKind.MIRROR: "#8c8c8c",
+    ItemKind.HOUSEHOLD: "#e3dccd",
 }
 """One colour per kind, shared by the SVG, the HTML page and the rich terminal grid."""
 

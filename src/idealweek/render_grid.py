@@ -29,6 +29,7 @@ PRIORITY = (
     ItemKind.PERSONAL,
     ItemKind.PROTECTED,
     ItemKind.MIRROR,
+    ItemKind.HOUSEHOLD,
 )
 NO_TIME = "~"
 EMPTY = "."

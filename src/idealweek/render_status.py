@@ -82,6 +82,7 @@ def ledger_data(p: Plan, zone: ZoneInfo) -> dict[str, Any]:
                     "overdue": st.status == DebtStatus.OVERDUE,
                     "surplus": st.surplus,
                     "surplus_reason": st.surplus_reason,
+                    "reason": st.reason,
                     "created": st.debt.created.astimezone(zone).isoformat(),
                     "deadline": st.debt.deadline.astimezone(zone).isoformat(),
                 }
@@ -112,6 +113,8 @@ def render_status_text(data: Mapping[str, Any]) -> str:
             f"    {cat}: owed {t['owed']} min, booked {t['booked']} min{extra}{loose}, paid {t['paid']} min, "
             f"waived {t['waived']} min, open {t['open']} min, overdue {t['overdue']} min"
         )
+        for why in sorted({d["reason"] for d in t.get("debts", ()) if d.get("overdue") and d.get("reason")}):
+            lines.append(f"      overdue: {why}")
     lines.append(f"  make-ups this week: {len(data['makeups'])}")
     for m in data["makeups"]:
         lines.append(f"    {m['start'][:16]}-{m['end'][11:16]}  {m['category']}")

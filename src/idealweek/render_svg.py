@@ -230,6 +230,18 @@ def week_svg(view: WeekView, standalone: bool = False) -> str:
         if it.kind == ItemKind.MAKEUP and sg.first:
             links.append((sg, x0 + bw / 2, top + h / 2))
 
+    # household busy time: a faint band across the whole day, under everything else
+    for sg in segs:
+        if sg.item.kind == ItemKind.HOUSEHOLD:
+            top, bot = y(max(sg.top, lo)), y(min(sg.bottom, hi))
+            if bot <= top:
+                continue
+            tip = f"{LEGEND[ItemKind.HOUSEHOLD]} · {_fmt(sg.item.start, view)}–{_fmt(sg.item.end, view)}"
+            w(
+                f'<g class="item item-household" data-kind="household"><title>{escape(tip)}</title>'
+                f'<rect x="{AXIS_W + sg.day * DAY_W + 1}" y="{top:.1f}" width="{DAY_W - 2}" height="{bot - top:.1f}" '
+                f'fill="{COLOUR[ItemKind.HOUSEHOLD]}" fill-opacity="0.6"/></g>'
+            )
     lane_w = DAY_W * 0.6
     for idx, (lane, count) in _lanes(own).items():
         sg = own[idx]
@@ -279,7 +291,7 @@ def week_svg(view: WeekView, standalone: bool = False) -> str:
             f'rx="3" fill="{fill}" stroke="{COLOUR[kind]}"/><text x="{lx + 22}" y="{yy}" '
             f'style="{FONT};font-size:11px" fill="#333">{escape(_legend_short(kind))}</text></g>'
         )
-    ty = ly + 2 * 24 + 16
+    ty = ly + ((len(ItemKind) + 3) // 4 - 1) * 24 + 16
     for n, line in enumerate(totals_lines(view)):
         w(
             f'<text x="{AXIS_W}" y="{ty + n * 18}" class="totals" style="{FONT};font-size:12px" fill="#222">'
@@ -299,6 +311,7 @@ def _legend_short(kind: ItemKind) -> str:
         ItemKind.MAKEUP: "make-up (→ what it repays)",
         ItemKind.FOCUS: "focus block",
         ItemKind.MIRROR: "busy mirror (work calendar)",
+        ItemKind.HOUSEHOLD: "household busy",
     }[kind]
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from idealweek.config.types import Clock, Days, Duration, Zone, format_duration, system_zone
-from idealweek.model import Policy, Role
+from idealweek.model import Defend, Policy, Role
 
 
 class _Model(BaseModel):
@@ -93,6 +93,9 @@ class Category(_Model):
     """Place this category's make-ups in the "earliest" or "latest" fitting slot (default: [catch_up])."""
     max_per_day: Duration | None = None
     """No more than this much make-up of the category on one local day."""
+    together: bool = False
+    """Make-ups of this category go only where you and every ``household`` calendar are free; with no such time
+    before the deadline the debt is overdue ("no time when the household is free")."""
 
     @model_validator(mode="after")
     def _check(self) -> Category:
@@ -129,6 +132,18 @@ class ProtectRule(Window):
     """Event title of the block (default: the category's title)."""
     name: str = ""
     """Stable identity of the rule (default: category@start-end); keep it when you edit the times."""
+    defend: Defend | None = None
+    """How the block shows to others: "free" (transparent: invisible to schedulers), "busy", or "decline" (Google
+    primary calendar: out of office, declining new conflicting invitations; Outlook: shown as away; elsewhere busy).
+    Default: "decline" for hard blocks, else "busy"."""
+    decline_message: str = "This time is protected; please suggest another time."
+    """With defend = "decline": the message Google sends with the automatic decline."""
+
+    def defend_mode(self) -> Defend:
+        """``defend``, or its default: ``decline`` for ``hard`` blocks, ``busy`` otherwise."""
+        if self.defend is not None:
+            return self.defend
+        return Defend.DECLINE if self.policy == Policy.HARD else Defend.BUSY
 
     def rule_id(self) -> str:
         if self.name:
@@ -301,7 +316,7 @@ class CalendarConfig(_Model):
     """"google", "outlook", "caldav", "vdir" (a folder of .ics files, read-write) or "ics" (a file or URL,
     read-only)."""
     roles: tuple[Role, ...]
-    """What idealweek does with the calendar: meetings, personal, blocks, focus, mirror."""
+    """What idealweek does with the calendar: meetings, personal, blocks, focus, mirror, household."""
     account: str = ""
     """For google, outlook and caldav: the account (a key of [accounts])."""
     id: str = ""
@@ -322,11 +337,27 @@ class CalendarConfig(_Model):
     max_size_mb: int = 20
     """For ``ics`` feeds: the largest answer accepted, in MB after decompression (a feed that grows past it
     fails with a clear error; each fetch also ends after 60 s and follows redirects to https only)."""
+    free_busy: bool = False
+    """For ``household`` calendars of google, outlook or caldav: read only free/busy (Google freeBusy.query, Graph
+    getSchedule, CalDAV free-busy REPORT), for a person who shares no details.  ``id`` is their calendar id or
+    e-mail address (Google, Outlook) or the calendar's URL path (CalDAV)."""
 
     @model_validator(mode="after")
     def _check(self) -> CalendarConfig:
         if not self.roles:
-            raise ValueError("roles must name at least one of meetings, personal, blocks, focus, mirror")
+            raise ValueError("roles must name at least one of meetings, personal, blocks, focus, mirror, household")
+        if Role.HOUSEHOLD in self.roles and len(set(self.roles)) > 1:
+            raise ValueError(
+                "role household stands alone: a household calendar is only another person's busy time "
+                "(it never intrudes, is never protected and is never written)"
+            )
+        if self.free_busy:
+            if self.source not in ("google", "outlook", "caldav"):
+                raise ValueError("free_busy applies to google, outlook and caldav calendars only")
+            if Role.HOUSEHOLD not in self.roles:
+                raise ValueError('free_busy needs roles = ["household"]: free/busy is only ever household busy time')
+            if self.source in ("google", "outlook") and not self.id:
+                raise ValueError("a free_busy calendar needs id: the person's calendar id or e-mail address")
         if self.source == "vdir" and not self.path:
             raise ValueError("a vdir calendar needs path")
         if self.create and self.source != "vdir":

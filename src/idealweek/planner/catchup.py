@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from idealweek import timeline
 from idealweek.model import Debt, DebtState, DesiredEvent, Event, Interval
+from idealweek.planner import household
 from idealweek.planner.booking import (
     DayUse,
     FreeTime,
@@ -66,6 +67,7 @@ def catch_up(
             break
     live += movable
     states, unattached = debt_states(ctx, needs, live)
+    states = household.explain_overdue(ctx, states, busy)
     return [m.desired(ctx) for m in live], states, unattached
 
 
@@ -90,7 +92,7 @@ def category_free(ctx: Ctx, fixed: Sequence[Interval]) -> FreeTime:
     free: FreeTime = {}
     for name, category in ctx.s.categories.items():
         win = timeline.union(expand_windows(category.windows, lo, ctx.horizon_end, ctx.zone))
-        free[name] = timeline.subtract(win, fixed)
+        free[name] = household.joint(ctx, name, timeline.subtract(win, fixed))
     return free
 
 

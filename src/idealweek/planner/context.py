@@ -52,6 +52,8 @@ class Ctx:
         self.mirror_cals = self.s.calendars_with(Role.MIRROR)
         self.notes: list[str] = []
         self.rules = {name: self.s.catch_up_for(name) for name in self.s.categories}
+        self.household: list[Interval] = []
+        """Union of busy time on ``household`` calendars (set once the events are sorted)."""
 
     def rule(self, category: str) -> CatchUpRule:
         """The catch-up rule of ``category`` (its own settings, else ``[catch_up]``)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from idealweek import timeline
 from idealweek.model import DesiredEvent, Interval
-from idealweek.planner import catchup, debt, emit, figures
+from idealweek.planner import catchup, debt, emit, figures, household
 from idealweek.planner import focus as focus_phase
 from idealweek.planner.context import Ctx, PlanInput
 from idealweek.planner.result import Plan
@@ -17,6 +17,7 @@ def plan(inp: PlanInput) -> Plan:
 
     # 1. protected blocks, meetings, owned events
     sel = select(ctx)
+    ctx.household = timeline.union(sel.household)
     blocks = sel.blocks
     owned_makeups = sel.owned_makeups
 
@@ -59,4 +60,6 @@ def plan(inp: PlanInput) -> Plan:
         window_start=ctx.lookback,
         notes=tuple(ctx.notes),
         unattached=unattached,
+        household=tuple(ctx.household),
+        together=household.together_categories(ctx),
     )

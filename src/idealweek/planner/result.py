@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from idealweek.model import Block, DebtState, DesiredEvent, Event, Intrusion, Policy
+from idealweek.model import Block, DebtState, DesiredEvent, Event, Interval, Intrusion, Policy
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Plan:
     notes: tuple[str, ...] = ()
     unattached: Mapping[str, int] = field(default_factory=dict)
     """Category → minutes of live make-up blocks that pay no known debt (frozen blocks whose debt went away)."""
+    household: tuple[Interval, ...] = ()
+    """Busy time of the ``household`` calendars (union), for the week picture."""
+    together: frozenset[str] = frozenset()
+    """Categories whose make-ups were placed where the household is free (``together``, with household calendars)."""
 
     @property
     def violations(self) -> tuple[Intrusion, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 
@@ -26,6 +26,8 @@ class Selection:
     foreign_busy: list[tuple[datetime, datetime]]
     """Busy time of every event idealweek does not own (all-day events excluded)."""
     owned: list[Event]
+    household: list[tuple[datetime, datetime]] = field(default_factory=list)
+    """Busy time on ``household`` calendars: only "this person is busy" (issue 18)."""
 
     @property
     def blocks(self) -> list[Block]:
@@ -42,6 +44,8 @@ def select(ctx: Ctx) -> Selection:
     s = ctx.s
     meeting_cals = set(s.calendars_with(Role.MEETINGS))
     personal_cals = set(s.calendars_with(Role.PERSONAL))
+    household_cals = set(s.calendars_with(Role.HOUSEHOLD))
+    household: list[tuple[datetime, datetime]] = []
     rule_blocks = expand_rules(s.protect, ctx.lookback, ctx.horizon_end, ctx.zone)
     personal_blocks: list[Block] = []
     personal_events: list[Event] = []
@@ -65,6 +69,9 @@ def select(ctx: Ctx) -> Selection:
             continue  # free, cancelled or declined: neither a meeting nor protected
         cal_name = ev.calendar
         if ev.all_day and not count_all_day:
+            continue
+        if household_cals and cal_name in household_cals:
+            household.append((ev.start, ev.end))  # never a meeting, never protected, never in the user's way
             continue
         if cal_name in meeting_cals and (
             count_tentative or not (ev.status is Status.TENTATIVE or ev.response in unsure)
@@ -92,7 +99,7 @@ def select(ctx: Ctx) -> Selection:
     meetings.sort(key=attrgetter("start"))
     personal_events.sort(key=attrgetter("start", "calendar", "uid"))
     owned.sort(key=lambda e: (e.start, e.calendar, e.tag.key if e.tag else "", e.uid))
-    return Selection(rule_blocks, personal_blocks, personal_events, meetings, foreign_busy, owned)
+    return Selection(rule_blocks, personal_blocks, personal_events, meetings, foreign_busy, owned, household)
 
 
 def pinned_makeup_blocks(ctx: Ctx, owned_makeups: list[Event]) -> list[Block]:
