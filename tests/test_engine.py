@@ -123,8 +123,8 @@ def test_user_edits_title_and_moves_event(world: World) -> None:
     assert [(op.kind.value, op.calendar) for op in report.ops] == [("update", "work")]
     assert world.home.events[block.uid].title == "Dinner with grandma"
     assert world.home.events[mu.uid].start == at(5, 10)
-    [mirror] = [e for e in world.owned(world.work, Kind.MIRROR) if e.tag and "makeup" in e.tag.key]
-    assert mirror.start == at(5, 10)
+    [mirror] = [e for e in world.owned(world.work, Kind.MIRROR) if e.tag and e.tag.planned_start == at(5, 10)]
+    assert mirror.start == at(5, 10) and mirror.end == at(5, 11)
     assert world.engine.cycle().ops == []
 
 

@@ -7,6 +7,8 @@ engine in-process so the fakes can act as the user in the middle of a cycle.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from urllib.parse import unquote
@@ -231,11 +233,14 @@ def test_mirrors_carry_nothing_of_the_personal_event_and_no_request_could_mail(s
     w.add_google_meeting(at(1, 17, 30), at(1, 18, 30))
     assert w.run("run", "--once", "--quiet").returncode == 0
     w.settle()
-    mirrors = [e for t, e in w.graph_owned() if t.kind == Kind.MIRROR]
-    assert any("personal" in t.key for t, _ in w.graph_owned())
-    for ev in mirrors:
+    mirrors = [(t, e) for t, e in w.graph_owned() if t.kind == Kind.MIRROR]
+    assert any(t.planned_start == at(2, 12) for t, _ in mirrors), "the personal event is mirrored"
+    for tag, ev in mirrors:
         text = repr(ev.props)
         assert "Jekyll" not in text and "Hyde" not in text and "canal" not in text
+        # the tag is an opaque keyed hash: it names no calendar, event UID or category (SPEC §6.8)
+        assert re.fullmatch(r"mirror:[a-z2-7]{26}", tag.key) and not tag.category, tag
+        assert not any(word in text for word in ("dentist", "personal", "home", "family", "block:", "makeup"))
         assert ev.props.get("sensitivity") == "private" and not ev.props.get("attendees")
         assert not ev.props.get("location") or not ev.props["location"].get("displayName")
     for method in ("POST", "PATCH", "PUT", "DELETE"):

@@ -41,6 +41,7 @@ from idealweek.errors import (
 from idealweek.lock import state_lock
 from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind, debt_totals
 from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
+from idealweek.planner.keys import LEGACY_REKEYED
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
 from idealweek.retention import keep_since, minimise
@@ -95,6 +96,10 @@ class CycleReport:
         }
 
 
+_NOT_LOSSES = frozenset({"duplicate", LEGACY_REKEYED})
+"""Deletes the mass-deletion guard does not count: each goes with a create of the same event."""
+
+
 def plan_input(store: Store, now: datetime, settings: Settings, events: Sequence[Event]) -> PlanInput:
     """The planner's input: the events plus the ledger facts the store keeps."""
     return PlanInput(
@@ -106,6 +111,7 @@ def plan_input(store: Store, now: datetime, settings: Settings, events: Sequence
         recorded_payments=store.recorded_payments(),
         waived=store.waived(),
         tombstones=store.tombstones(),
+        mirror_secret=store.mirror_secret,
     )
 
 
@@ -337,7 +343,7 @@ class Engine:
             return
         sf = self.settings.safety
         owned_live = sum(1 for e in events if e.tag is not None and e.calendar in writable and e.end > now)
-        deletes = sum(1 for op in ops if op.kind == OpKind.DELETE and op.reason != "duplicate")
+        deletes = sum(1 for op in ops if op.kind == OpKind.DELETE and op.reason not in _NOT_LOSSES)
         if owned_live >= sf.min_owned_for_share and deletes > sf.max_delete_share * owned_live:
             raise GuardError(
                 f"this cycle would delete {deletes} of {owned_live} owned events, more than "

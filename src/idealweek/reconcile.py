@@ -10,6 +10,8 @@ Rules (SPEC §3, §6):
   freeze window are never updated or deleted;
 * a key the user deleted (a tombstone) is never created again;
 * two owned events with one key (a duplicate) → the extra one is deleted;
+* a mirror whose tag still names its source (written before mirror tags
+  were opaque) is replaced by one with an opaque tag (SPEC §6.8);
 * an owned event that gained attendees is the user's: never updated or
   deleted again (on Graph either would mail them).
 """
@@ -22,6 +24,7 @@ from datetime import datetime
 
 from idealweek.model import DesiredEvent, Event, Interval, Operation, OpKind
 from idealweek.planner import base_key, is_moved_by_user
+from idealweek.planner.keys import LEGACY_REKEYED, is_legacy_mirror_key
 
 
 def _differs(existing: Event, want: DesiredEvent) -> bool:
@@ -105,7 +108,8 @@ def reconcile(
         for ev in sorted(evs, key=lambda e: e.uid):
             if not touchable(ev) or is_moved_by_user(ev) or ev.has_guests:
                 continue
-            ops.append(Operation(OpKind.DELETE, ev.calendar, k[1], existing=ev, reason="no longer needed"))
+            why = LEGACY_REKEYED if is_legacy_mirror_key(k[1]) else "no longer needed"
+            ops.append(Operation(OpKind.DELETE, ev.calendar, k[1], existing=ev, reason=why))
     return ops
 
 

@@ -22,11 +22,12 @@ from pathlib import Path
 import structlog
 
 from idealweek.errors import UserError
-from idealweek.fsutil import make_private, open_private, private_dir
+from idealweek.fsutil import create_new, fsync_dir, make_private, open_private, private_dir
 from idealweek.journal import JOURNAL_NAME, TombstoneJournal
 from idealweek.model import Debt, Event, Interval, OwnedTag, Response, Status
 
 SCHEMA_VERSION = 2
+MIRROR_KEY_NAME = "mirror.key"
 log = structlog.get_logger(__name__)
 
 _MIGRATIONS: dict[int, str] = {
@@ -205,6 +206,16 @@ class OwnedRow:
     pays: Mapping[str, int]
     state: str
     """``live`` (seen on the calendar), ``creating``, ``deleting`` or ``deleted``."""
+
+
+def _read_mirror_key(path: Path) -> bytes | None:
+    """The mirror key stored at ``path`` (64 hex digits), or None when there is none or it is damaged."""
+    try:
+        text = path.read_text("ascii").strip()
+        key = bytes.fromhex(text)
+    except (FileNotFoundError, UnicodeDecodeError, ValueError):
+        return None
+    return key if len(key) == 32 else None
 
 
 class Store:
@@ -482,6 +493,36 @@ class Store:
             "INSERT INTO burnt VALUES (?,?,?) ON CONFLICT(calendar, key) DO UPDATE SET generation=MAX(generation, ?)",
             (calendar, key, generation, generation),
         )
+
+    # -- the mirror key ---------------------------------------------------------
+    @cached_property
+    def mirror_secret(self) -> bytes:
+        """The key that makes mirror tags opaque (SPEC §6.8), in a private file beside the database.
+
+        Kept outside the database so that losing it does not re-key every mirror.  Created by the
+        first writing cycle (atomically: a second process racing it reads the winner's key); a
+        look on a state directory without one uses a throw-away key and writes nothing.
+        """
+        path = self.path.parent / MIRROR_KEY_NAME
+        secret = _read_mirror_key(path)
+        if secret is not None:
+            return secret
+        fresh = os.urandom(32)
+        if self.snapshot:
+            return fresh
+        tmp = path.with_name(f".{MIRROR_KEY_NAME}.{os.getpid()}.tmp")
+        create_new(tmp, fresh.hex(), force=True)
+        try:
+            os.link(tmp, path)  # fails if another process got there first: then its key is the key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+        secret = _read_mirror_key(path)
+        if secret is None:
+            raise UserError(f"{path}: the mirror key file is damaged; move it aside (mirrors are then re-keyed)")
+        return secret
 
     # -- user decisions ---------------------------------------------------------
     @cached_property

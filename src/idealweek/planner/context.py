@@ -29,6 +29,8 @@ class PlanInput:
     """Debt id → minutes the user waived by deleting make-up blocks."""
     tombstones: Mapping[tuple[str, str], Interval | None] = field(default_factory=dict)
     """(calendar, key) of owned events the user deleted: never recreated."""
+    mirror_secret: bytes = b""
+    """Key of the keyed hash that makes mirror tags opaque (kept in the state directory)."""
 
 
 class Ctx:

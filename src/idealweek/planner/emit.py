@@ -73,7 +73,10 @@ def mirrors(
         for key, src_cal, start, end in sources:
             if src_cal == cal or end <= ctx.now or start >= ctx.horizon_end:
                 continue
-            tag = OwnedTag(key=mirror_key(key), kind=Kind.MIRROR, planned_start=start, planned_end=end)
-            # Privacy: nothing of the source but its time (no title, description, location, attendees).
+            tag = OwnedTag(
+                key=mirror_key(key, ctx.inp.mirror_secret), kind=Kind.MIRROR, planned_start=start, planned_end=end
+            )
+            # Privacy: nothing of the source but its time (no title, description, location, attendees),
+            # and a tag that names nothing (an opaque keyed hash of the source's key).
             out.append(DesiredEvent(calendar=cal, tag=tag, start=start, end=end, title=m.title, private=True))
     return out

@@ -8,6 +8,9 @@ planner builds or parses these strings.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import datetime
 
 from idealweek.model import Event
@@ -63,8 +66,26 @@ def personal_key(calendar: str, instance_key: str) -> str:
     return f"personal:{calendar}:{instance_key}"
 
 
-def mirror_key(source_key: str) -> str:
-    return f"mirror:{source_key}"
+MIRROR = "mirror:"
+LEGACY_REKEYED = "re-keyed: its tag named the personal event"
+"""Reason of the delete that replaces a mirror written before mirror tags were opaque."""
+
+
+def mirror_key(source_key: str, secret: bytes) -> str:
+    """An opaque key for the mirror of ``source_key``: a keyed hash, so the work calendar learns nothing.
+
+    The source key names the personal calendar, the event's UID and the category; anyone with
+    API access to the work calendar can read a mirror's tag, so it carries only
+    ``mirror:`` + 26 base32 characters of HMAC-SHA256(secret, source key).  The secret stays in
+    the state directory; with it the mapping is rebuilt from the personal calendars at any time.
+    """
+    digest = hmac.new(secret, source_key.encode("utf-8"), hashlib.sha256).digest()
+    return MIRROR + base64.b32encode(digest[:16]).decode("ascii").rstrip("=").lower()
+
+
+def is_legacy_mirror_key(key: str) -> bool:
+    """A mirror key written by an older idealweek, which named its source (``mirror:block:…``)."""
+    return key.startswith(MIRROR) and ":" in base_key(key)[len(MIRROR) :]
 
 
 def personal_block_id(calendar: str, instance_key: str) -> str:
