@@ -43,7 +43,7 @@ def test_state_keeps_one_private_mirror_key_that_survives_the_database(tmp_path:
 
 
 def test_mirrors_written_by_an_older_version_are_rekeyed_without_tripping_the_guard(tmp_path: Path) -> None:
-    """Mirrors whose tags name their source are replaced by opaque ones in one cycle (not a mass deletion), then quiet."""
+    """Mirrors whose tags name their source are replaced by opaque ones in one cycle, not as a mass deletion."""
     world = World(tmp_path)
     world.work.user_put(meeting(at(0, 17, 30), 60, uid="late"))
     world.engine.cycle()

@@ -8,7 +8,6 @@ engine in-process so the fakes can act as the user in the middle of a cycle.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from urllib.parse import unquote
