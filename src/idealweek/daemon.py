@@ -2,8 +2,8 @@
 
 * APScheduler 3 (``BackgroundScheduler``) runs the jobs; the main thread only
   waits for signals.  Jobs that touch the state database run one at a time on a
-  single worker thread: the sync job (every ``sync_interval`` with a little
-  jitter, ``max_instances=1``, missed runs coalesced, one at start-up) and the
+  single worker thread: the sync job (every ``sync_interval`` at the latest, a
+  little jitter taken out of it, ``max_instances=1``, missed runs coalesced, one at start-up) and the
   daily job that finalises the statistics of weeks that have ended.
 * The providers (HTTP clients, sign-ins) and the engine (with its event
   cache) live as long as the configuration; the state database is opened for
@@ -76,7 +76,7 @@ def backoff(failures: int, interval: float, rng: random.Random | None = None) ->
 
 
 def jitter_for(interval: float) -> float:
-    """Jitter added to each regular run: a tenth of the interval, at most 5 s."""
+    """Jitter of each regular run: a tenth of the interval, at most 5 s (taken out of the interval, not added)."""
     return min(interval / 10, 5.0)
 
 
@@ -180,7 +180,10 @@ class Service:
         from apscheduler.triggers.interval import IntervalTrigger
 
         seconds = settings.sync_interval.total_seconds()
-        return IntervalTrigger(seconds=seconds, jitter=jitter_for(seconds), timezone="UTC")
+        jitter = jitter_for(seconds)
+        # Runs fall at k·(interval − jitter) plus up to the jitter: two runs are never more than one
+        # interval apart, so a change is acted on within the interval (SPEC §8), not interval + jitter.
+        return IntervalTrigger(seconds=seconds - jitter, jitter=jitter, timezone="UTC")
 
     def _daily_trigger(self, settings: cfg.Settings) -> Any:
         from apscheduler.triggers.cron import CronTrigger

@@ -27,22 +27,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from idealweek.alerts import channels as ch
-from idealweek.alerts.triggers import (
-    Alert,
-    AlertKind,
-    accounts_of,
-    daemon_failing_alert,
-    debt_alerts,
-    in_quiet_hours,
-    plan_facts,
-    signin_expiring_alert,
-    signin_failed_alert,
-    violation_alerts,
-)
 from idealweek.errors import IdealweekError
 
+# The channels and triggers are imported where an alert is due: a cycle with no [alerts] URLs does not load
+# them (issue 15: start-up of `run --once`).
 if TYPE_CHECKING:
+    from idealweek.alerts.triggers import Alert
     from idealweek.config import Settings
     from idealweek.engine import CycleReport
     from idealweek.secrets import SecretStore
@@ -64,6 +54,8 @@ class Delivery:
         self._opened = secrets is not None
 
     def secrets(self) -> SecretStore | None:
+        from idealweek.alerts import channels as ch
+
         if not self._opened:
             self._opened = True
             if ch.needs_secrets(self.settings) or self.settings.alerts.google_testing:
@@ -72,6 +64,9 @@ class Delivery:
 
     def deliver(self, store: Store, alerts: Sequence[Alert], now: datetime, *, ignore_quiet: bool = False) -> list[str]:
         """Send what is due; returns the subjects sent to at least one channel this time."""
+        from idealweek.alerts import channels as ch
+        from idealweek.alerts.triggers import AlertKind, in_quiet_hours
+
         chans = ch.channels(self.settings)
         if not chans or not alerts:
             return []
@@ -179,6 +174,8 @@ class AlertHook:
         a = settings.alerts
         if not a.urls:
             return []
+        from idealweek.alerts.triggers import debt_alerts, plan_facts, violation_alerts
+
         alerts: list[Alert] = []
         if report.plan is not None:
             hits, late = plan_facts(report.plan, now)
@@ -191,6 +188,8 @@ class AlertHook:
         return self.delivery(settings).deliver(store, alerts, now)
 
     def _signin_alerts(self, settings: Settings, store: Store, report: CycleReport, now: datetime) -> list[Alert]:
+        from idealweek.alerts.triggers import accounts_of, signin_expiring_alert, signin_failed_alert
+
         out: list[Alert] = []
         failed = accounts_of(settings, report.auth_failed)
         for account, cals in failed.items():
@@ -224,6 +223,8 @@ class AlertHook:
         a = settings.alerts
         if not (a.urls and a.daemon_failing):
             return []
+        from idealweek.alerts.triggers import daemon_failing_alert
+
         alert = daemon_failing_alert(settings, self.failing_since, now, error)
         if alert is None:
             return []
@@ -261,6 +262,7 @@ class AlertHook:
         The digest's time is the user's choice: quiet hours do not hold it.
         """
         from idealweek import digest as dg
+        from idealweek.alerts.triggers import Alert, AlertKind
 
         d = dg.build_digest(store, settings, due)
         write_private(state_dir / "digest.html", dg.render_html(d))

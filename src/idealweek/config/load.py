@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic.json_schema import GenerateJsonSchema
 
 from idealweek.config.model import Account, CalDavAccount, GoogleAccount, OutlookAccount, Settings
 from idealweek.config.paths import resolve_path
@@ -183,20 +182,59 @@ def _dict_value(annotation: Any) -> Any:
     return annotation.__args__[1]
 
 
-class _ConfigSchema(GenerateJsonSchema):
-    """Defaults written as the config writes them ("14d", "18:00"), not as ISO 8601 ("P14D")."""
-
-    def encode_default(self, dft: Any) -> Any:
-        if isinstance(dft, timedelta):
-            return format_duration(dft)
-        if isinstance(dft, time):
-            return "24:00" if dft == time.max else dft.strftime("%H:%M")
-        return super().encode_default(dft)
-
-
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the configuration file (for editors)."""
+    from pydantic.json_schema import GenerateJsonSchema  # only for `config schema`
+
+    class _ConfigSchema(GenerateJsonSchema):
+        """Defaults written as the config writes them ("14d", "18:00"), not as ISO 8601 ("P14D")."""
+
+        def encode_default(self, dft: Any) -> Any:
+            if isinstance(dft, timedelta):
+                return format_duration(dft)
+            if isinstance(dft, time):
+                return "24:00" if dft == time.max else dft.strftime("%H:%M")
+            return super().encode_default(dft)
+
     schema = Settings.model_json_schema(mode="validation", schema_generator=_ConfigSchema)
+    _describe_keys(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "idealweek configuration"
     return schema
+
+
+def _describe_keys(schema: dict[str, Any]) -> None:
+    """Give every key of the schema the docstring written under it in ``config/model.py``.
+
+    pydantic could collect them itself (``use_attribute_docstrings``), but it reads the source at
+    import, on every start of every command (issue 15); only ``config schema`` needs them.
+    """
+    import ast
+    import inspect
+
+    from idealweek.config import model
+
+    docs: dict[str, dict[str, str]] = {}
+    for node in ast.parse(inspect.getsource(model)).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        own = docs.setdefault(node.name, {})
+        for stmt, after in zip(node.body, node.body[1:], strict=False):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                own[stmt.target.id] = inspect.cleandoc(after.value.value)
+    for name, part in [("Settings", schema), *schema.get("$defs", {}).items()]:
+        cls = getattr(model, name, None)
+        if not isinstance(cls, type):
+            continue
+        keys: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            keys.update(docs.get(klass.__name__, {}))
+        for key, prop in part.get("properties", {}).items():
+            if key in keys and "description" not in prop:
+                prop["description"] = keys[key]

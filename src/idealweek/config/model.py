@@ -15,7 +15,9 @@ from idealweek.model import Defend, Policy, Role
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # The docstrings under the fields describe the keys in `config schema` (load._describe_keys): pydantic's
+    # use_attribute_docstrings would read this file's source on every start (issue 15).
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 EndClock = Annotated[

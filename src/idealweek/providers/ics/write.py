@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from icalendar import vText
-
 from idealweek.errors import NotOwned
 from idealweek.model import DesiredEvent
 from idealweek.providers.ics.convert import TAG_ICS_PROPERTY, decode_tag
@@ -30,6 +28,8 @@ def set_times(comp: Any, desired: DesiredEvent, now: datetime) -> None:
     comp.add("TRANSP", "OPAQUE" if desired.busy else "TRANSPARENT")
     comp.add("DTSTAMP", now)
     comp.add("LAST-MODIFIED", now)
+    from icalendar import vText  # imported when iCalendar data is written (issue 15)
+
     # An escaped TEXT value: servers built on vobject (Radicale) cut an unescaped X- value at its first comma.
     comp.add(TAG_ICS_PROPERTY, vText(desired.tag.encode()))
 

@@ -12,7 +12,9 @@ Rules, in order:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime, tzinfo
+from functools import cached_property
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,7 +49,24 @@ def _windows_table() -> dict[str, str]:
     return {str(k): str(v) for k, v in WINDOWS_TO_OLSON.items()}
 
 
-WINDOWS_TO_IANA: dict[str, str] = _windows_table()
+class _WindowsZones(Mapping[str, str]):
+    """Windows zone name → IANA name; icalendar's table is read on first use, not at import (issue 15)."""
+
+    @cached_property
+    def _table(self) -> dict[str, str]:
+        return _windows_table()
+
+    def __getitem__(self, key: str) -> str:
+        return self._table[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+WINDOWS_TO_IANA: Mapping[str, str] = _WindowsZones()
 
 
 _EXCHANGE = "tzone://microsoft/"
