@@ -167,18 +167,16 @@ def fold_small(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse,
 
 
 def grow(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse, blocks: list[Makeup]) -> bool:
-    """A debt that grew is paid by a block already booked: its rounding first, then by extending it.
+    """A debt that grew is paid by a block already booked for it: its rounding first, then by extending it.
     Returns whether any block now pays more."""
     changed = False
     for n in sorted(needs.values(), key=debt_order):
         if n.remaining <= 0:
             continue
         did = n.debt.id
-        candidates = sorted(
-            (h for h in blocks if h.category == n.debt.category and h.start >= n.debt.earliest),
-            key=lambda h: (did not in h.pays, h.start),
-        )
-        for h in candidates:
+        # Only blocks that already pay this debt: the result must not depend on history (a cycle cut
+        # short after some of its writes ends, on the next cycle, where an uninterrupted one would).
+        for h in sorted((h for h in blocks if did in h.pays), key=lambda h: h.start):
             if h.end > min(n.debt.deadline, ctx.horizon_end):
                 continue
             spare = min(h.minutes - h.owed, n.remaining)
