@@ -1,10 +1,11 @@
 # idealweek — two commands for a fresh machine with Python 3.11+ and make:
-#   make demo   set up .venv, install, run the main job on the shipped demo calendars
+#   make demo   set up .venv, install idealweek (no test extras), run the main job on the shipped demo calendars
 #   make test   set up .venv, install with test extras, run lint, types and the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-STAMP   = $(VENV)/.installed
+STAMP_RUN  = $(VENV)/.installed-run
+STAMP      = $(VENV)/.installed-test
 
 .PHONY: demo test lint typecheck pytest bench clean venv chromium screenshots
 
@@ -14,13 +15,18 @@ $(BIN)/python:
 
 # caldav -> niquests -> urllib3-future, whose wheel overwrites the real urllib3 (used by requests) at every
 # interpreter start; built from source with URLLIB3_NO_OVERRIDE=1 it stays beside it as urllib3_future.
-$(STAMP): $(BIN)/python pyproject.toml
+# Two stamps: `make demo` installs what idealweek needs to run; everything else also the test extras.
+$(STAMP_RUN): $(BIN)/python pyproject.toml
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/python -m pip install --quiet --no-binary urllib3-future -e .
+	touch $(STAMP_RUN)
+
+$(STAMP): $(STAMP_RUN)
 	URLLIB3_NO_OVERRIDE=1 $(BIN)/python -m pip install --quiet --no-binary urllib3-future -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP_RUN)
 	$(BIN)/python demo/run_demo.py
 
 lint: $(STAMP)
@@ -49,7 +55,7 @@ chromium:
 # README pictures from the demo data (with a few weeks of seeded history): docs/week.png, docs/review.png,
 # docs/compare.png
 SHOTS = $(or $(TMPDIR),/tmp)/idealweek-shots
-screenshots: $(STAMP) chromium
+screenshots: $(STAMP_RUN) chromium
 	rm -rf $(SHOTS)
 	$(BIN)/python demo/seed_history.py $(SHOTS)/run --weeks 6
 	$(BIN)/idealweek week --config $(SHOTS)/run/config.toml --log-level warning --html $(SHOTS)/week.html
