@@ -261,3 +261,51 @@ def test_the_html_week_shows_its_totals_once(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     html = page.read_text()
     assert html.count("lost to meetings") == 1, html.count("lost to meetings")
+
+
+def test_run_once_shows_this_iso_week_in_the_calendars_words(tmp_path: Path) -> None:
+    """After `run --once` the picture is this ISO week (as `week` and `status`), labelled with the titles the
+    events carry in the calendars, in local time, with the time now marked and no internal keys."""
+    import json
+
+    config = demo_copy(tmp_path)
+    done = idealweek("run", "--once", "--config", str(config), "--log-level", "error")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    status = json.loads(idealweek("status", "--json", "--config", str(config), "--log-level", "error").stdout)
+    assert out.startswith(f"Week {status['week']} (Europe/Berlin)")
+    assert re.search(r"^  > \d\d:\d\d now$", out, re.M), "the time now is not marked in the agenda"
+    for internal in ("[catch-up]", "make-up family", "busy (mirror)", "@17:00-19:00", "debt:", "makeup:", " UTC"):
+        assert internal not in out, internal
+    titles = {"Family time", "Make-up: Family time", "Focus", "Busy"}
+    assert all(t in out for t in titles), [t for t in titles if t not in out]
+    repays = re.findall(r"\(repays (.*?)\)$", out, re.M)
+    assert repays and all(re.fullmatch(r"\d+ min lost \w{3} \d\d \w{3} \d\d:\d\d(, .*)?", r) for r in repays), repays
+
+
+def test_the_intrusions_shown_are_the_intrusions_counted(tmp_path: Path) -> None:
+    """`week` shows as many intrusions in its agenda as `status` counts for the week; no line counts the whole
+    planning horizon instead."""
+    import json
+
+    config = demo_copy(tmp_path)
+    week = idealweek("week", "--config", str(config), "--log-level", "error").stdout
+    status = json.loads(idealweek("status", "--json", "--config", str(config), "--log-level", "error").stdout)
+    agenda = week.split("\n\n", 1)[1]
+    shown = [line for line in agenda.splitlines() if line.startswith(("  ! ", "  X "))]
+    assert len(shown) == len(status["intrusions"])
+    plan = idealweek("plan", "--config", str(config), "--log-level", "error").stdout
+    assert "intrusions" not in plan.splitlines()[-1]
+
+
+def test_week_totals_are_listed_in_one_order() -> None:
+    """The agenda's totals are listed in the legend's order, whatever order the items come in."""
+    from idealweek.render import ItemKind, render_week_text
+    from tests.test_render_week import BERLIN, dst_plan
+
+    plan, view = dst_plan()
+    text = render_week_text(plan, [], view.start, BERLIN)
+    line = next(x for x in text.splitlines() if x.startswith("Totals: "))
+    kinds = [part.split(" ")[0] for part in line.removeprefix("Totals: ").split(", ")]
+    order = [k.value for k in ItemKind]
+    assert kinds == sorted(kinds, key=order.index) and len(kinds) > 2, line

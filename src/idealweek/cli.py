@@ -196,7 +196,7 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
         AlertHook(app.config_path).after_cycle(app.settings, store, report)
         _log_summary(report)
         if not args.quiet:
-            print_week(engine, report, ahead=True)
+            print_week(engine, report)
         print(render_cycle_text(report, app.settings.zone))
         return 0 if report.ok else 1
     finally:

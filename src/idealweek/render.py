@@ -11,13 +11,13 @@ weeks), ``render_status`` (this week in figures).  ``print_week`` and
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from idealweek.model import DebtState, DesiredEvent, Event, Kind, Policy
+from idealweek.model import DebtState, DebtStatus, DesiredEvent, Event, Kind, Policy
 from idealweek.planner import Plan, WeekFigures, base_key
 from idealweek.week import iso_week_label, local_instant
 
@@ -36,6 +36,9 @@ class ItemKind(enum.StrEnum):
     MIRROR = "mirror"
     HOUSEHOLD = "household"
 
+
+NOW_MARK = ">"
+"""Marks the time now in the agenda and the grid."""
 
 SYMBOL = {
     ItemKind.MEETING: "M",
@@ -70,11 +73,30 @@ class Item:
     calendar: str = ""
     link: str = ""
     """For make-ups: the intrusions (block ids) it repays; for intrusions: their block id."""
+    repays: str = ""
+    """For make-ups, in words: what it pays back (``45 min lost Thu 26 Nov 18:15``)."""
 
 
-def week_items(plan: Plan, events: Sequence[Event], start: datetime, end: datetime) -> list[Item]:
-    """Everything to draw in ``[start, end)``, from the plan and the calendars' owned events."""
+def default_title(category: str) -> str:
+    """A category's title when the config gives none (as :meth:`Settings.category_title`)."""
+    return category.replace("_", " ").capitalize()
+
+
+def week_items(
+    plan: Plan,
+    events: Sequence[Event],
+    start: datetime,
+    end: datetime,
+    titles: Callable[[str], str] = default_title,
+    zone: ZoneInfo | None = None,
+) -> list[Item]:
+    """Everything to draw in ``[start, end)``, from the plan and the calendars' owned events.
+
+    Labels are what the user sees in their calendars: event titles, and category titles (``titles``)
+    for protected time; times in what a make-up repays are local to ``zone``.
+    """
     items: list[Item] = []
+    debts = {st.debt.id: st.debt for st in plan.debts}
 
     def inside(s: datetime, e: datetime) -> bool:
         return s < end and e > start
@@ -86,13 +108,14 @@ def week_items(plan: Plan, events: Sequence[Event], start: datetime, end: dateti
         if not inside(b.start, b.end):
             continue
         kind = ItemKind.PROTECTED if b.source == "rule" else ItemKind.PERSONAL
-        label = b.title or b.category
-        items.append(Item(b.start, b.end, kind, f"{label} [{b.policy.value}]", b.source, link=b.id))
+        label = (b.title or titles(b.category)) + ("" if b.policy == Policy.CATCH_UP else f" ({b.policy.value})")
+        items.append(Item(b.start, b.end, kind, label, b.source, link=b.id))
     for it in plan.intrusions:
         if not inside(it.start, it.end):
             continue
         kind = ItemKind.VIOLATION if it.block.policy == Policy.HARD else ItemKind.INTRUSION
-        items.append(Item(it.start, it.end, kind, f"{it.minutes} min lost from {it.block.category}", link=it.block.id))
+        what = it.block.title or titles(it.block.category)
+        items.append(Item(it.start, it.end, kind, f"{it.minutes} min of {what} lost", link=it.block.id))
     shown: set[tuple[str, str]] = set()
     owned: list[DesiredEvent | Event] = [*plan.desired]
     owned += [e for e in events if e.tag is not None and e.end <= plan.now]
@@ -106,12 +129,19 @@ def week_items(plan: Plan, events: Sequence[Event], start: datetime, end: dateti
         shown.add(k)
         if tag.kind == Kind.MAKEUP:
             links = ", ".join(d.removeprefix("debt:") for d in sorted(tag.pays))
-            label = f"make-up {tag.category}" + (" · household free" if tag.category in plan.together else "")
-            items.append(Item(o.start, o.end, ItemKind.MAKEUP, label, o.calendar, link=links))
+            paid = [(debts[d], m) for d, m in sorted(tag.pays.items()) if d in debts]
+            repays = ", ".join(
+                f"{m} min lost {d.created.astimezone(zone or d.created.tzinfo):%a %d %b %H:%M}"
+                for d, m in sorted(paid, key=lambda p: p[0].created)
+            )
+            label = (o.title or f"Make-up: {titles(tag.category)}") + (
+                " · household free" if tag.category in plan.together else ""
+            )
+            items.append(Item(o.start, o.end, ItemKind.MAKEUP, label, o.calendar, link=links, repays=repays))
         elif tag.kind == Kind.FOCUS:
-            items.append(Item(o.start, o.end, ItemKind.FOCUS, "focus", o.calendar))
+            items.append(Item(o.start, o.end, ItemKind.FOCUS, o.title or "Focus", o.calendar))
         elif tag.kind == Kind.MIRROR:
-            items.append(Item(o.start, o.end, ItemKind.MIRROR, "busy (mirror)", o.calendar))
+            items.append(Item(o.start, o.end, ItemKind.MIRROR, o.title or "Busy", o.calendar))
     for iv in plan.household:
         if inside(iv.start, iv.end):
             items.append(Item(max(iv.start, start), min(iv.end, end), ItemKind.HOUSEHOLD, "household busy"))
@@ -119,14 +149,24 @@ def week_items(plan: Plan, events: Sequence[Event], start: datetime, end: dateti
     return items
 
 
-def render_week_text(plan: Plan, events: Sequence[Event], start: datetime, zone: ZoneInfo) -> str:
-    """The week as plain text: one section per day, one line per item, a legend and totals."""
+def render_week_text(
+    plan: Plan,
+    events: Sequence[Event],
+    start: datetime,
+    zone: ZoneInfo,
+    titles: Callable[[str], str] = default_title,
+    summary: bool = True,
+    now: datetime | None = None,
+) -> str:
+    """The week as plain text: one section per day, one line per item, the time now marked; with ``summary``
+    also the hours per kind and a legend (the grid shows those when it is printed above)."""
     end = start + timedelta(days=7, hours=2)
     # the local week may be 167 or 169 hours long across DST: cut at local Monday midnight
     local_start = start.astimezone(zone)
     week_end = (local_start + timedelta(days=7, hours=12)).replace(hour=0, minute=0)
     end = week_end.astimezone(start.tzinfo)
-    items = week_items(plan, events, start, end)
+    items = week_items(plan, events, start, end, titles, zone)
+    now = (now or plan.now).astimezone(zone)
     if local_start.weekday() == 0 and local_start.hour == 0:
         heading = f"Week {iso_week_label(start, zone)} ({zone.key})"
     else:
@@ -136,25 +176,33 @@ def render_week_text(plan: Plan, events: Sequence[Event], start: datetime, zone:
     day = local_start.date()
     for _ in range(7):
         day_items = [i for i in items if i.start.astimezone(zone).date() == day]
-        lines.append(f"{day:%a %d %b}")
-        if not day_items:
+        today = now.date() == day
+        lines.append(f"{day:%a %d %b}" + ("  (today)" if today else ""))
+        if not day_items and not today:
             lines.append("    (nothing)")
+        marked = not today
         for i in day_items:
             s = i.start.astimezone(zone)
             e = i.end.astimezone(zone)
+            if not marked and s > now:
+                lines.append(f"  {NOW_MARK} {now:%H:%M} now")
+                marked = True
             span = f"{s:%H:%M}-{e:%H:%M}" if e.date() == s.date() else f"{s:%H:%M}-{e:%a %H:%M}"
-            extra = f"  (repays {i.link})" if i.kind == ItemKind.MAKEUP and i.link else ""
+            extra = f"  (repays {i.repays})" if i.kind == ItemKind.MAKEUP and i.repays else ""
             cal = f"  @{i.calendar}" if i.calendar and i.kind in (ItemKind.MIRROR, ItemKind.FOCUS) else ""
             lines.append(f"  {SYMBOL[i.kind]} {span}  {i.label}{extra}{cal}")
+        if not marked:
+            lines.append(f"  {NOW_MARK} {now:%H:%M} now")
         day += timedelta(days=1)
+    if not summary:
+        return "\n".join(lines)
     lines.append("")
-    totals: dict[ItemKind, int] = {}
+    totals = {k: 0 for k in ItemKind}
     for i in items:
-        totals[i.kind] = totals.get(i.kind, 0) + int((i.end - i.start).total_seconds() // 60)
-    lines.append(
-        "Totals: " + ", ".join(f"{k.value} {v / 60:.1f} h" for k, v in totals.items()) if totals else "Totals: -"
-    )
-    lines.append("Legend: " + "  ".join(f"{SYMBOL[k]}={LEGEND[k]}" for k in ItemKind))
+        totals[i.kind] += int((i.end - i.start).total_seconds() // 60)
+    shown = [f"{k.value} {v / 60:.1f} h" for k, v in totals.items() if v]  # always in ItemKind's order
+    lines.append("Totals: " + (", ".join(shown) or "-"))
+    lines.append("Legend: " + "  ".join(f"{SYMBOL[k]}={LEGEND[k]}" for k in ItemKind) + f"  {NOW_MARK}=now")
     return "\n".join(lines)
 
 
@@ -163,6 +211,10 @@ def _booked(st: DebtState) -> str:
     if not st.surplus:
         return str(st.booked)
     return f"{st.booked} for {st.booked - st.surplus}: {st.surplus_reason}"
+
+
+STATUS_WORD = {DebtStatus.SCHEDULED: "booked"}
+"""The ledger's words for a debt's status: one vocabulary with the rest ("booked", as in `status`)."""
 
 
 def render_ledger_text(plan: Plan, zone: ZoneInfo) -> str:
@@ -175,7 +227,8 @@ def render_ledger_text(plan: Plan, zone: ZoneInfo) -> str:
         created = d.created.astimezone(zone)
         deadline = d.deadline.astimezone(zone)
         lines.append(
-            f"  {st.status.value:9} {d.category:10} {d.minutes:4d} min  from {created:%a %d %b %H:%M}"
+            f"  {STATUS_WORD.get(st.status, st.status.value):9} {d.category:10} {d.minutes:4d} min"
+            f"  from {created:%a %d %b %H:%M}"
             f"  due {deadline:%a %d %b %H:%M}  paid {st.paid}  booked {_booked(st)}  waived {st.waived}"
             f"  unplaced {st.unplaced}" + (f"  ({st.reason})" if st.reason else "")
         )
@@ -234,6 +287,8 @@ class WeekView:
     days: tuple[Day, ...]
     items: tuple[Item, ...]
     figures: WeekFigures
+    now: datetime | None = None
+    """The time the picture was made (marked when it falls in the week)."""
 
 
 def week_days(start: datetime, zone: ZoneInfo) -> tuple[Day, ...]:
@@ -246,16 +301,23 @@ def week_days(start: datetime, zone: ZoneInfo) -> tuple[Day, ...]:
     return tuple(days)
 
 
-def week_view(plan: Plan, events: Sequence[Event], start: datetime, zone: ZoneInfo) -> WeekView:
+def week_view(
+    plan: Plan,
+    events: Sequence[Event],
+    start: datetime,
+    zone: ZoneInfo,
+    titles: Callable[[str], str] = default_title,
+    now: datetime | None = None,
+) -> WeekView:
     """The week starting at ``start`` (a local Monday midnight) as days, items and figures."""
     days = week_days(start, zone)
     end = days[-1].end
     label = iso_week_label(start, zone)
-    items = tuple(week_items(plan, events, start, end))
+    items = tuple(week_items(plan, events, start, end, titles, zone))
     figures = next((w for w in plan.weeks if w.week == label), None)
     if figures is None:
         figures = WeekFigures(week=label, focus_target_min=0)
-    return WeekView(label, zone, start, end, days, items, figures)
+    return WeekView(label, zone, start, end, days, items, figures, now)
 
 
 def totals_lines(view: WeekView) -> list[str]:
@@ -288,7 +350,7 @@ def view_for(engine: Engine, report: CycleReport, label: str = "", offset: int =
     start = resolve_week(report.at, zone, label, offset)
     events = engine.store.events()
     plan = plan_covering(engine, report.plan, events, start)
-    return week_view(plan, events, start, zone)
+    return week_view(plan, events, start, zone, engine.settings.category_title, report.at)
 
 
 def plan_covering(engine: Engine, plan: Plan, events: Sequence[Event], start: datetime) -> Plan:
@@ -306,11 +368,9 @@ def plan_covering(engine: Engine, plan: Plan, events: Sequence[Event], start: da
     return make_plan(inp)
 
 
-def print_week(engine: Engine, report: CycleReport, label: str = "", offset: int = 0, ahead: bool = False) -> None:
-    """The week on standard output: the grid (in colour on a terminal), the agenda and the debt ledger.
-
-    ``ahead``: the seven days from today instead of an ISO week, as agenda and ledger only (after ``run --once``).
-    """
+def print_week(engine: Engine, report: CycleReport, label: str = "", offset: int = 0) -> None:
+    """The week on standard output, as ``idealweek week`` and ``run --once`` show it: the grid (in colour on a
+    terminal) with the week's figures, the agenda with the time now marked, and the debt ledger."""
     import sys
 
     from idealweek.render_grid import render_grid_rich, render_grid_text
@@ -319,23 +379,19 @@ def print_week(engine: Engine, report: CycleReport, label: str = "", offset: int
     if report.plan is None:
         return
     zone = engine.settings.zone
+    titles = engine.settings.category_title
     events = engine.store.events()
-    plan = report.plan
-    if ahead:
-        local = report.at.astimezone(zone)
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    else:
-        start = resolve_week(report.at, zone, label, offset)
-        plan = plan_covering(engine, plan, events, start)
-        view = week_view(plan, events, start, zone)
-        if sys.stdout.isatty():
-            from rich.console import Console
+    start = resolve_week(report.at, zone, label, offset)
+    plan = plan_covering(engine, report.plan, events, start)
+    view = week_view(plan, events, start, zone, titles, report.at)
+    if sys.stdout.isatty():
+        from rich.console import Console
 
-            Console().print(render_grid_rich(view))
-        else:
-            print(render_grid_text(view))
-        print()
-    print(render_week_text(plan, events, start, zone))
+        Console().print(render_grid_rich(view))
+    else:
+        print(render_grid_text(view))
+    print()
+    print(render_week_text(plan, events, start, zone, titles, summary=False, now=report.at))
     print()
     print(render_ledger_text(plan, zone))
     print()

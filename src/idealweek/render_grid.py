@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from idealweek.render import COLOUR, LEGEND, SYMBOL, Item, ItemKind, WeekView, totals_lines
+from idealweek.render import COLOUR, LEGEND, NOW_MARK, SYMBOL, Item, ItemKind, WeekView, totals_lines
 from idealweek.week import local_instant
 
 SLOT = 30
@@ -44,20 +44,31 @@ class Cell:
     """False for wall-clock times a DST change skips."""
 
 
+def _now(view: WeekView) -> tuple[int, int] | None:
+    """(day index, minute of the day) of the time now, when it falls in the week."""
+    if view.now is None or not view.start <= view.now < view.end:
+        return None
+    local = view.now.astimezone(view.zone)
+    day = next((n for n, d in enumerate(view.days) if d.date == local.date()), None)
+    return None if day is None else (day, local.hour * 60 + local.minute)
+
+
 def grid(view: WeekView) -> tuple[list[str], list[list[Cell]]]:
-    """Row labels and rows of seven cells."""
+    """Row labels (6 characters; the row of the time now ends with ``>``) and rows of seven cells."""
     lo, hi = 7 * 60, 20 * 60
     z = view.zone
     for it in view.items:
         s, e = it.start.astimezone(z), it.end.astimezone(z)
         lo = min(lo, s.hour * 60 + s.minute)
         hi = max(hi, 24 * 60 if e.date() > s.date() else e.hour * 60 + e.minute)
+    now = _now(view)  # marked when it falls in the hours shown (the header marks the day in any case)
     lo, hi = (lo // SLOT) * SLOT, min(-(-hi // SLOT) * SLOT, 24 * 60)
     labels: list[str] = []
     rows: list[list[Cell]] = []
     started: set[int] = set()
     for m in range(lo, hi, SLOT):
-        labels.append(f"{m // 60:02d}:{m % 60:02d}")
+        mark = NOW_MARK if now is not None and m <= now[1] < m + SLOT else " "
+        labels.append(f"{m // 60:02d}:{m % 60:02d}{mark}")
         row: list[Cell] = []
         for day in view.days:
             a = _at(day.date, m, z)
@@ -94,10 +105,13 @@ def _cell(items: tuple[Item, ...], a: datetime, b: datetime, started: set[int]) 
 
 def _header(view: WeekView) -> str:
     heads = []
-    for d in view.days:
+    now = _now(view)
+    for n, d in enumerate(view.days):
         h = f"{d.date:%a %d}"
         if d.minutes != 24 * 60:
             h += f" {d.minutes // 60}h"
+        if now is not None and now[0] == n:
+            h += f" {NOW_MARK}" if len(h) + 2 <= COL_W else NOW_MARK
         heads.append(h.ljust(COL_W))
     return "      " + " ".join(heads)
 
@@ -107,10 +121,10 @@ def render_grid_text(view: WeekView) -> str:
     labels, rows = grid(view)
     lines = [f"Week {view.label} ({view.zone.key})", _header(view)]
     for label, row in zip(labels, rows, strict=True):
-        lines.append(f"{label} " + " ".join(c.text for c in row))
+        lines.append(label + " ".join(c.text for c in row))
     lines.append("")
     lines.append("Legend: " + "  ".join(f"{SYMBOL[k]} {LEGEND[k].split(':')[0].split(' (')[0]}" for k in ItemKind))
-    lines.append(f"        {EMPTY} free   {NO_TIME} no such time (DST)")
+    lines.append(f"        {EMPTY} free   {NO_TIME} no such time (DST)   {NOW_MARK} now")
     lines += ["Totals: " + totals_lines(view)[0], *("        " + t for t in totals_lines(view)[1:])]
     return "\n".join(lines)
 
@@ -123,7 +137,7 @@ def render_grid_rich(view: WeekView) -> object:
     labels, rows = grid(view)
     out: list[Text] = [Text(f"Week {view.label} ({view.zone.key})", style="bold"), Text(_header(view), style="bold")]
     for label, row in zip(labels, rows, strict=True):
-        t = Text(f"{label} ", style="dim")
+        t = Text(label, style="bold" if label.endswith(NOW_MARK) else "dim")
         for n, c in enumerate(row):
             if n:
                 t.append(" ")
@@ -136,6 +150,7 @@ def render_grid_rich(view: WeekView) -> object:
     for k in ItemKind:
         legend.append(f" {SYMBOL[k]} ", style=f"black on {COLOUR[k]}")
         legend.append(f" {LEGEND[k].split(':')[0].split(' (')[0]}  ")
+    legend.append(f"{NOW_MARK} now")
     out += [Text(""), legend]
     out += [Text(("Totals: " if n == 0 else "        ") + line) for n, line in enumerate(totals_lines(view))]
     return Group(*out)

@@ -205,8 +205,8 @@ def week_svg(view: WeekView, standalone: bool = False) -> str:
             ident = f' id="{anchor(it.link)}"'
             centres[it.link] = (x0 + bw / 2, top + h / 2)
         tip = f"{LEGEND[it.kind]}: {it.label} · {_fmt(it.start, view)}–{_fmt(it.end, view)}"
-        if it.kind == ItemKind.MAKEUP and it.link:
-            tip += f" · repays {it.link}"
+        if it.kind == ItemKind.MAKEUP and it.repays:
+            tip += f" · repays {it.repays}"
         w(f'<g class="item item-{kind}" data-kind="{kind}"{ident}{extra}><title>{escape(tip)}</title>')
         if it.kind == ItemKind.INTRUSION:
             fill, stroke = "url(#iw-hatch)", COLOUR[it.kind]
@@ -277,7 +277,18 @@ def week_svg(view: WeekView, standalone: bool = False) -> str:
                     f'<text x="{mx:.1f}" y="{my + 3:.1f}" text-anchor="middle" style="{FONT};font-size:8px" '
                     f'fill="#7a4a00">↺</text>'
                 )
-            w(f"<title>repays the intrusion into {escape(target)}</title></a>")
+            w(f"<title>repays {escape(sg.item.repays or 'an intrusion')}</title></a>")
+
+    # the time now: a line across today's column
+    if view.now is not None and view.start <= view.now < view.end:
+        for n, day in enumerate(view.days):
+            if day.start <= view.now < day.end and lo <= _mins(day, view.now) <= hi:
+                ny, nx = y(_mins(day, view.now)), AXIS_W + n * DAY_W
+                w(
+                    f'<g class="now"><line x1="{nx + 1}" x2="{nx + DAY_W - 1}" y1="{ny:.1f}" y2="{ny:.1f}" '
+                    f'stroke="#d62828" stroke-width="2"/><circle cx="{nx + 3}" cy="{ny:.1f}" r="3.5" fill="#d62828"/>'
+                    f"<title>now, {view.now.astimezone(view.zone):%a %H:%M}</title></g>"
+                )
 
     # legend and totals
     ly = legend_y
@@ -319,7 +330,7 @@ def week_html(view: WeekView) -> str:
     """A self-contained HTML page: the SVG picture (with its legend and totals) and the week's items as a list."""
     rows = []
     for it in view.items:
-        repays = f"repays {it.link}" if it.kind == ItemKind.MAKEUP and it.link else ""
+        repays = f"repays {it.repays}" if it.kind == ItemKind.MAKEUP and it.repays else ""
         rows.append(
             f'<tr><td><span class="sw" style="background:{COLOUR[it.kind]}"></span>{escape(it.kind.value)}</td>'
             f"<td>{_fmt(it.start, view)}</td><td>{_fmt(it.end, view)}</td><td>{escape(it.label)}</td>"
