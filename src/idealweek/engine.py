@@ -19,7 +19,7 @@ Crash safety (SPEC §6):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -174,6 +174,7 @@ class Engine:
         finally:
             report.requests = sum(p.requests.total for p in self.providers.values()) - req0
             report.duration_s = time.perf_counter() - t0
+            _drain_notices(self.providers.values(), report)
         return report
 
     def _cycle(self, report: CycleReport, now: datetime, *, dry_run: bool, force: bool) -> None:
@@ -551,6 +552,15 @@ class _Sent:
 def _view_digest(events: Mapping[str, Event]) -> int:
     """A digest of a calendar as the cycle saw it (ids and etags): equal when nothing on it changed."""
     return hash(frozenset((uid, ev.etag) for uid, ev in events.items()))
+
+
+def _drain_notices(providers: Iterable[Provider], report: CycleReport) -> None:
+    """One-line notices a provider raised while working (a fallback it took, issue 18) go into the report."""
+    for prov in providers:
+        notices = getattr(prov, "notices", None)
+        if isinstance(notices, list) and notices:
+            report.notes.extend(str(n) for n in notices)
+            notices.clear()
 
 
 def _signature(op: Operation, row: OwnedRow | None, burnt: int, view: int) -> tuple[object, ...]:

@@ -63,7 +63,14 @@ STANDARD_PARAMS = frozenset(DISCOVERY["parameters"]) | {"$.xgafv", "access_token
 METHODS: dict[str, Any] = {
     **{f"events.{k}": v for k, v in DISCOVERY["resources"]["events"]["methods"].items()},
     **{f"calendarList.{k}": v for k, v in DISCOVERY["resources"]["calendarList"]["methods"].items()},
+    **{f"freebusy.{k}": v for k, v in DISCOVERY["resources"]["freebusy"]["methods"].items()},
 }
+AUTO_DECLINE_MODES = frozenset(
+    {"declineNone", "declineAllConflictingInvitations", "declineOnlyNewConflictingInvitations"}
+)
+FREEBUSY_MAX_CALENDARS = 50
+FREEBUSY_MAX_SPAN = timedelta(days=90)
+"""Google answers ``timeRangeTooLong`` past about three months."""
 
 SYNC_FORBIDDEN = frozenset(
     {"timeMin", "timeMax", "orderBy", "q", "updatedMin", "iCalUID", "privateExtendedProperty", "sharedExtendedProperty"}
@@ -198,6 +205,29 @@ class _RawPage:
         return f'{head}, "items": [{",".join(self.items)}]}}'.encode()
 
 
+def _json_object(headers: Message, raw: bytes) -> dict[str, Any]:
+    ctype = headers.get("Content-Type", "")
+    if "json" not in ctype.lower():
+        raise bad_request(f"Unsupported content type {ctype!r}")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        raise bad_request("Parse Error", "parseError") from None
+    if not isinstance(body, dict):
+        raise bad_request("Invalid JSON payload: expected an object", "parseError")
+    return body
+
+
+def _parse_rfc3339(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"Bad Request: invalid date-time {text!r}", "badRequest") from None
+    if value.tzinfo is None:
+        raise bad_request(f"Bad Request: date-time without offset {text!r}", "badRequest")
+    return value.astimezone(UTC)
+
+
 def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -314,7 +344,11 @@ class GoogleFake:
         token_lifetime: float = 3600.0,
         primary: str = "user@example.com",
         time_zone: str = "Europe/Berlin",
+        workspace: bool = True,
     ) -> None:
+        self.workspace = workspace
+        """A Workspace account: out-of-office events are allowed (on the primary calendar only); a consumer
+        account (``False``) is refused them."""
         self.page_size = page_size
         """Largest page the server returns, whatever maxResults asks for."""
         self.empty_pages = empty_pages
@@ -651,6 +685,8 @@ class GoogleFake:
     ) -> tuple[int, dict[str, str], bytes]:
         if parts == ["users", "me", "calendarList"] and method == "GET":
             name = "calendarList.list"
+        elif parts == ["freeBusy"] and method == "POST":
+            name = "freebusy.query"
         elif len(parts) == 3 and parts[0] == "calendars" and parts[2] == "events":
             name = {"GET": "events.list", "POST": "events.insert"}.get(method, "")
         elif len(parts) == 4 and parts[0] == "calendars" and parts[2] == "events":
@@ -681,9 +717,14 @@ class GoogleFake:
             send = params.get("sendUpdates", "false")
             if send not in ("all", "externalOnly", "none", "false"):
                 raise bad_request(f"Invalid value for sendUpdates: {send}", "invalid")
+        if name == "freebusy.query":
+            body = _json_object(headers, raw)
+            validate(body, {"$ref": "FreeBusyRequest"}, "resource")
         with self.lock:
             if name == "calendarList.list":
                 result: Any = self._calendar_list(params)
+            elif name == "freebusy.query":
+                result = self._freebusy(body)
             else:
                 cal = self.calendar(parts[1])
                 if name == "events.list":
@@ -720,7 +761,7 @@ class GoogleFake:
             raise ApiFailure(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
 
     def _params(self, name: str, query: dict[str, list[str]]) -> dict[str, str]:
-        spec = METHODS[name]["parameters"]
+        spec = METHODS[name].get("parameters") or {}
         out: dict[str, str] = {}
         for key, values in query.items():
             if key in STANDARD_PARAMS:
@@ -916,9 +957,70 @@ class GoogleFake:
                 raise bad_request(f"Invalid value for {key}: {event[key]!r}", "invalid")
         if event.get("eventType") == "focusTime" and not cal.primary:
             raise bad_request("Focus time events can only be created on primary calendars.", "invalid")
+        self._check_out_of_office(cal, event)
         attendees = [a for a in event.get("attendees") or [] if not a.get("self")]
         if attendees and params.get("sendUpdates", "false") not in ("none", "false"):
             self.mails += len(attendees)
+
+    def _check_out_of_office(self, cal: FakeCalendar, event: dict[str, Any]) -> None:
+        """Google's rules for ``eventType: outOfOffice`` (and its properties on other events)."""
+        ooo = event.get("eventType") == "outOfOffice"
+        if "outOfOfficeProperties" in event and not ooo:
+            raise bad_request("outOfOfficeProperties can only be set on out of office events.", "invalid")
+        if "focusTimeProperties" in event and event.get("eventType") != "focusTime":
+            raise bad_request("focusTimeProperties can only be set on focus time events.", "invalid")
+        if not ooo:
+            return
+        if not cal.primary:
+            raise bad_request("Out of office events can only be created on primary calendars.", "eventTypeRestriction")
+        if not self.workspace:
+            raise bad_request("Out of office events are not supported for this account type.", "eventTypeRestriction")
+        if event["start"].get("date"):
+            raise bad_request("Out of office events cannot be all-day events.", "invalid")
+        if event.get("transparency", "opaque") != "opaque":
+            raise bad_request("Out of office events must be opaque.", "invalid")
+        if event.get("attendees"):
+            raise bad_request("Out of office events cannot have attendees.", "invalid")
+        props = event.get("outOfOfficeProperties") or {}
+        mode = props.get("autoDeclineMode", "declineNone")
+        if mode not in AUTO_DECLINE_MODES:
+            raise bad_request(f"Invalid value for autoDeclineMode: {mode!r}", "invalid")
+
+    def _freebusy(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``freeBusy.query``: busy periods per calendar; one you may not see answers ``errors: notFound``."""
+        for key in ("timeMin", "timeMax"):
+            if not isinstance(body.get(key), str):
+                raise bad_request(f"Missing {key}.", "required")
+        lo, hi = _parse_rfc3339(body["timeMin"]), _parse_rfc3339(body["timeMax"])
+        if hi <= lo:
+            raise bad_request("The specified time range is empty.", "timeRangeEmpty")
+        if hi - lo > FREEBUSY_MAX_SPAN:
+            raise bad_request("The requested time range is too long.", "timeRangeTooLong")
+        items = body.get("items") or []
+        if len(items) > FREEBUSY_MAX_CALENDARS:
+            raise bad_request("Too many calendars requested.", "tooManyCalendarsRequested")
+        calendars: dict[str, Any] = {}
+        for item in items:
+            cid = str(item.get("id", ""))
+            cal = self.calendars.get(self.primary_id if cid == "primary" else cid)
+            if cal is None or cal.access_role == "none":
+                calendars[cid] = {"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}
+                continue
+            busy: list[tuple[datetime, datetime]] = []
+            for ev in cal.events.values():
+                if ev.get("status") == "cancelled" or ev.get("transparency") == "transparent":
+                    continue
+                s, e = _when(ev["start"], cal.zone), _when(ev["end"], cal.zone)
+                if s < hi and e > lo:
+                    busy.append((max(s, lo), min(e, hi)))
+            merged: list[tuple[datetime, datetime]] = []
+            for s, e in sorted(busy):
+                if merged and s <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+                else:
+                    merged.append((s, e))
+            calendars[cid] = {"busy": [{"start": _rfc3339(s), "end": _rfc3339(e)} for s, e in merged]}
+        return {"kind": "calendar#freeBusy", "timeMin": _rfc3339(lo), "timeMax": _rfc3339(hi), "calendars": calendars}
 
     def _insert(self, cal: FakeCalendar, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
         eid = body.get("id")
@@ -973,6 +1075,8 @@ class GoogleFake:
         else:
             new = copy.deepcopy(event)
             _merge(new, {k: v for k, v in body.items() if k not in ("kind", "etag", "id", "updated")})
+        if new.get("eventType", "default") != event.get("eventType", "default"):
+            raise bad_request("The event type cannot be changed.", "eventTypeRestriction")
         if new.get("start") != event.get("start") or new.get("end") != event.get("end"):
             new["sequence"] = int(new.get("sequence", 0)) + 1
         self._check_event(cal, new, params)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from idealweek.model import Block, DesiredEvent, Event, Kind, OwnedTag
+from idealweek.model import Block, Defend, DesiredEvent, Event, Kind, OwnedTag
 from idealweek.planner.context import Ctx
+from idealweek.planner.defend import defend_of
 from idealweek.planner.keys import base_key, block_key, is_moved_by_user, mirror_key, personal_key
 
 
@@ -41,6 +42,7 @@ def block_events(ctx: Ctx, rule_blocks: Sequence[Block], owned: Sequence[Event])
             out.append(keep(cur))
             continue
         tag = OwnedTag(key=key, kind=Kind.BLOCK, planned_start=b.start, planned_end=b.end, category=b.category)
+        mode, message = defend_of(ctx, b)
         out.append(
             DesiredEvent(
                 calendar=ctx.blocks_cal,
@@ -50,6 +52,9 @@ def block_events(ctx: Ctx, rule_blocks: Sequence[Block], owned: Sequence[Event])
                 title=b.title or s.category_title(b.category),
                 description=f"Protected {s.category_title(b.category).lower()} time ({b.policy.value}).",
                 private=True,
+                busy=mode != Defend.FREE,
+                defend=mode,
+                decline_message=message,
             )
         )
     return out
@@ -62,8 +67,10 @@ def mirrors(
     s = ctx.s
     m = s.mirror
     sources: list[tuple[str, str, datetime, datetime]] = []  # (source key, source calendar, start, end)
+    defences: dict[str, tuple[Defend, str]] = {}  # a mirror of a rule block defends itself like the block
     if m.blocks:
         sources += [(block_key(b.id), ctx.blocks_cal, b.start, b.end) for b in rule_blocks]
+        defences = {block_key(b.id): defend_of(ctx, b) for b in rule_blocks}
     if m.makeups:
         sources += [(base_key(d.key), d.calendar, d.start, d.end) for d in makeups]
     if m.personal:
@@ -78,5 +85,18 @@ def mirrors(
             )
             # Privacy: nothing of the source but its time (no title, description, location, attendees),
             # and a tag that names nothing (an opaque keyed hash of the source's key).
-            out.append(DesiredEvent(calendar=cal, tag=tag, start=start, end=end, title=m.title, private=True))
+            mode, message = defences.get(key, (Defend.BUSY, ""))
+            out.append(
+                DesiredEvent(
+                    calendar=cal,
+                    tag=tag,
+                    start=start,
+                    end=end,
+                    title=m.title,
+                    private=True,
+                    busy=mode != Defend.FREE,
+                    defend=mode,
+                    decline_message=message,
+                )
+            )
     return out

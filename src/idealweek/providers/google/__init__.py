@@ -17,6 +17,7 @@ from idealweek.config import Settings
 from idealweek.errors import UserError
 from idealweek.model import Role
 from idealweek.providers.base import CalendarInfo
+from idealweek.providers.freebusy import FreeBusyProvider
 from idealweek.providers.google.auth import (
     SCOPES,
     check_token_json,
@@ -27,6 +28,7 @@ from idealweek.providers.google.auth import (
     sign_in,
 )
 from idealweek.providers.google.client import ApiError, GoogleClient, RetryPolicy
+from idealweek.providers.google.freebusy import google_busy
 from idealweek.providers.google.mapping import event_id
 from idealweek.providers.google.provider import EventExists, GoogleProvider
 from idealweek.retention import history_lookback
@@ -61,12 +63,20 @@ def make_provider(
     secrets: SecretStore,
     *,
     retry: RetryPolicy | None = None,
-) -> GoogleProvider:
+) -> GoogleProvider | FreeBusyProvider:
     """The provider for calendar ``name`` of the config (a ``source = "google"`` calendar)."""
     cal = settings.calendars.get(name)
     if cal is None or cal.source != "google":
         raise UserError(f"calendars.{name}: not a Google calendar")
     client = make_client(settings, cal.account, secrets, retry=retry)
+    if cal.free_busy:
+        return FreeBusyProvider(
+            name,
+            google_busy(client, name, cal.id),
+            horizon=settings.horizon,
+            counter=client.counter,
+            close=client.close,
+        )
     return GoogleProvider(
         name,
         client,

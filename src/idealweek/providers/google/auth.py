@@ -31,6 +31,15 @@ SCOPE_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 SCOPE_CALENDAR_LIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 SCOPES = (SCOPE_EVENTS, SCOPE_CALENDAR_LIST)
 """The least that works: read/write events, and read the calendar list for ``idealweek calendars``."""
+SCOPE_FREEBUSY = "https://www.googleapis.com/auth/calendar.freebusy"
+"""Asked for only when a ``free_busy`` household calendar uses the account (``freeBusy.query``)."""
+
+
+def scopes_for(settings: Settings, account: str) -> tuple[str, ...]:
+    """The scopes a sign-in of ``account`` asks for: :data:`SCOPES`, plus free/busy when a household needs it."""
+    if any(c.account == account and c.free_busy for c in settings.calendars.values()):
+        return (*SCOPES, SCOPE_FREEBUSY)
+    return SCOPES
 
 
 def secret_name(account: str) -> str:
@@ -139,11 +148,11 @@ def _loopback_transport(token_uri: str) -> Iterator[None]:
         os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
 
 
-def make_flow(config: dict[str, Any], timeout: tuple[float, float] = TIMEOUT) -> Any:
+def make_flow(config: dict[str, Any], timeout: tuple[float, float] = TIMEOUT, scopes: tuple[str, ...] = SCOPES) -> Any:
     """The installed-app flow; its token request gets a connect and a read timeout (the library sets none)."""
     from google_auth_oauthlib.flow import InstalledAppFlow
 
-    flow = InstalledAppFlow.from_client_config(config, scopes=list(SCOPES))
+    flow = InstalledAppFlow.from_client_config(config, scopes=list(scopes))
     with_timeouts(flow.oauth2session, timeout)
     return flow
 
@@ -178,7 +187,7 @@ def sign_in(
 
     acct = google_account(settings, account)
     config = _client_config(config_path, account, acct)
-    flow = make_flow(config)
+    flow = make_flow(config, scopes=scopes_for(settings, account))
     use_browser = open_browser and _browser_available(browser)
     try:
         with _loopback_transport(str(config["installed"].get("token_uri", ""))):

@@ -70,6 +70,8 @@ def request_kind(method: str, uri: str, token_uri: str) -> tuple[str, bool]:
     path = urlsplit(uri).path
     if "/calendarList" in path:
         return "calendarList.list", False
+    if path.rstrip("/").endswith("/freeBusy"):
+        return "freebusy.query", False  # a POST that only reads
     if method == "GET":
         return ("events.list", False) if path.rstrip("/").endswith("/events") else ("events.get", False)
     names = {"POST": "events.insert", "PATCH": "events.patch", "PUT": "events.update", "DELETE": "events.delete"}

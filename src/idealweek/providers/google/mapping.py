@@ -201,7 +201,13 @@ def when_json(value: datetime, zone: ZoneInfo) -> JsonDict:
     return {"dateTime": value.astimezone(zone).isoformat(), "timeZone": zone.key}
 
 
-def insert_body(desired: DesiredEvent, zone: ZoneInfo, *, focus_time: bool = False) -> JsonDict:
+OOO_DECLINE_MODE = "declineOnlyNewConflictingInvitations"
+"""A defending block declines only invitations that arrive while it exists: nothing already accepted is touched."""
+
+
+def insert_body(
+    desired: DesiredEvent, zone: ZoneInfo, *, focus_time: bool = False, out_of_office: bool = False
+) -> JsonDict:
     """The ``events.insert`` body for a desired owned event: stable id, tag, no attendees."""
     body: JsonDict = {
         "id": event_id(desired.key),
@@ -219,6 +225,15 @@ def insert_body(desired: DesiredEvent, zone: ZoneInfo, *, focus_time: bool = Fal
         body["eventType"] = "focusTime"
         # declineNone: a focus block never declines (and so never mails) anyone.
         body["focusTimeProperties"] = {"autoDeclineMode": "declineNone"}
+    elif out_of_office:
+        # defend = "decline" (issue 18): Google itself declines new conflicting invitations with the message;
+        # idealweek never invites or mails anyone.
+        body["eventType"] = "outOfOffice"
+        body["transparency"] = "opaque"
+        props: JsonDict = {"autoDeclineMode": OOO_DECLINE_MODE}
+        if desired.decline_message:
+            props["declineMessage"] = desired.decline_message
+        body["outOfOfficeProperties"] = props
     return body
 
 

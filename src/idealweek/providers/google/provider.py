@@ -23,7 +23,7 @@ import structlog
 
 from idealweek.clock import Clock, system_clock
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
-from idealweek.model import DesiredEvent, Event, Kind
+from idealweek.model import Defend, DesiredEvent, Event, Kind
 from idealweek.providers.base import ChangeSet, RequestCounter
 from idealweek.providers.google.client import ApiError, GoogleClient
 from idealweek.providers.google.mapping import (
@@ -78,6 +78,11 @@ class GoogleProvider:
         self.lookback = lookback
         """A full sync asks only for events ending after ``now - lookback`` (``timeMin``); None: everything."""
         self.clock = clock
+        self.out_of_office = True
+        """``defend = "decline"`` blocks are written as out-of-office events; off once Google refused one."""
+        self.notices: list[str] = []
+        """One-line notices for the cycle's report (drained by the engine)."""
+        self._noticed: set[str] = set()
         self.requests: RequestCounter = client.counter
         self._log = log.bind(calendar=name)
         self._events_resource: Any = None
@@ -192,15 +197,43 @@ class GoogleProvider:
         wanted = desired.focus_time or (self.focus_time and desired.kind == Kind.FOCUS)
         return wanted and self.calendar_id == "primary"
 
+    def _use_out_of_office(self, desired: DesiredEvent) -> bool:
+        """``defend = "decline"``: an out-of-office event, where Google allows one (the primary calendar of an
+        account that has them); elsewhere a busy event and a one-line notice (once)."""
+        if desired.defend != Defend.DECLINE or self._use_focus_time(desired):
+            return False
+        if self.calendar_id != "primary":
+            self._notice(
+                f'{self.name}: defend = "decline" works only on a Google primary calendar; '
+                "blocks here are written as busy"
+            )
+            return False
+        return self.out_of_office
+
+    def _notice(self, text: str) -> None:
+        if text not in self._noticed:
+            self._noticed.add(text)
+            self.notices.append(text)
+            self._log.warning("google.defend_fallback", notice=text)
+
     def create(self, desired: DesiredEvent) -> Event:
         self._check_writable()
-        body = insert_body(desired, self.zone, focus_time=self._use_focus_time(desired))
+        ooo = self._use_out_of_office(desired)
+        body = insert_body(desired, self.zone, focus_time=self._use_focus_time(desired), out_of_office=ooo)
         request = self._events.insert(calendarId=self.calendar_id, body=body, sendUpdates="none")
         try:
             item = self.client.execute(request, "events.insert")
         except ApiError as exc:
             if exc.status == 409:
                 raise self._exists(body["id"]) from None
+            if ooo and exc.status == 400:
+                # Google refuses out-of-office events for some accounts (consumer accounts): busy from now on.
+                self.out_of_office = False
+                self._notice(
+                    f"{self.name}: Google refused an out-of-office block ({exc.reason or 'badRequest'}); "
+                    'defend = "decline" blocks are written as busy'
+                )
+                return self.create(desired)
             raise
         self._log.debug("google event created", event_id=body["id"], title=desired.title)
         return event_from_json(self.name, item, self.zone)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 
 from idealweek.ids import stable_id
-from idealweek.model import DesiredEvent, Event, OwnedTag, Response, Status
+from idealweek.model import Defend, DesiredEvent, Event, OwnedTag, Response, Status
 
 log = structlog.get_logger(__name__)
 
@@ -213,6 +213,14 @@ def tag_properties(desired: DesiredEvent) -> list[dict[str, str]]:
     ]
 
 
+def show_as(desired: DesiredEvent) -> str:
+    """``free`` for a transparent block, ``oof`` (shown as away) for ``defend = "decline"`` (Graph has no per-event
+    auto-decline), else ``busy``."""
+    if not desired.busy:
+        return "free"
+    return "oof" if desired.defend == Defend.DECLINE else "busy"
+
+
 def create_body(desired: DesiredEvent, calendar_id: str) -> dict[str, Any]:
     """The POST body: busy (or free), private when asked, no attendees, no reminder, the tag."""
     return {
@@ -221,7 +229,7 @@ def create_body(desired: DesiredEvent, calendar_id: str) -> dict[str, Any]:
         "start": format_time(desired.start),
         "end": format_time(desired.end),
         "isAllDay": False,
-        "showAs": "busy" if desired.busy else "free",
+        "showAs": show_as(desired),
         "sensitivity": "private" if desired.private else "normal",
         "isReminderOn": False,
         "responseRequested": False,
@@ -236,7 +244,7 @@ def update_body(desired: DesiredEvent) -> dict[str, Any]:
     return {
         "start": format_time(desired.start),
         "end": format_time(desired.end),
-        "showAs": "busy" if desired.busy else "free",
+        "showAs": show_as(desired),
         "sensitivity": "private" if desired.private else "normal",
         "singleValueExtendedProperties": [{"id": TAG_ID, "value": desired.tag.encode()}],
     }
