@@ -134,3 +134,23 @@ def test_engine_deleted_block_stays_deleted_after_database_loss(tmp_path: Path, 
         shutil.rmtree(db.parent)
         world.cycle(db)
         assert gone not in world.owned_keys()
+
+
+def test_a_look_never_appends_to_the_journal(tmp_path: Path) -> None:
+    """A snapshot (what status/plan/week/review read) sees the journal but never writes it."""
+    db = tmp_path / "state.sqlite3"
+    Store(db).close()
+    look = Store.open_snapshot(db)
+    try:
+        with look.transaction():
+            look.add_tombstone("home", "block:x", "block", IV, T0)
+        assert look.tombstoned("home", "block:x")
+    finally:
+        look.close()
+    assert not (tmp_path / JOURNAL_NAME).exists()
+    TombstoneJournal(tmp_path / JOURNAL_NAME).add("home", "block:y", "block", IV, T0)
+    look = Store.open_snapshot(db)
+    try:
+        assert ("home", "block:y") in look.tombstones()
+    finally:
+        look.close()

@@ -528,7 +528,7 @@ class Store:
     @cached_property
     def journal(self) -> TombstoneJournal:
         """The tombstones again, in an append-only file beside the database: they survive its loss."""
-        return TombstoneJournal(self.path.parent / JOURNAL_NAME, writable=not getattr(self, "snapshot", False))
+        return TombstoneJournal(self.path.parent / JOURNAL_NAME, writable=not self.snapshot)
 
     def tombstoned(self, calendar: str, key: str) -> bool:
         """The user deleted this key (recorded in the database or in the journal)."""
