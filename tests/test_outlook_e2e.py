@@ -485,3 +485,22 @@ def test_cli_deleted_stays_deleted_after_the_database_is_lost(cli_world: tuple[F
     assert (tmp / "home" / MARKS / block.stem).exists()
     main(["run", "--once", "--quiet", "--config", str(cfg)])
     assert not block.exists(), "the vdir remembers on its own which ids were deleted"
+
+
+def test_cli_hostile_tag_on_outlook_is_skipped(cli_world: tuple[FakeGraph, Path, Path]) -> None:
+    """`run --once` with an event whose idealweek tag has an infinite timestamp: it is left alone, the run works."""
+    from idealweek.cli import main
+
+    graph, cfg, _tmp = cli_world
+    start = _now_local().replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    uid = graph.user_add("Planning", start, start + timedelta(hours=1))
+    hostile = '{"v":1,"k":"mirror:x","t":"mirror","s":1e400,"e":1}'
+    from idealweek.providers.outlook.mapping import OWNER_ID, OWNER_VALUE
+
+    with graph.lock:
+        graph.events[uid].ext[TAG_ID.lower()] = (TAG_ID, hostile)
+        graph.events[uid].ext[OWNER_ID.lower()] = (OWNER_ID, OWNER_VALUE)
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    assert main(["run", "--once", "--quiet", "--config", str(cfg)]) == 0
+    assert uid in graph.events and graph.events[uid].ext_value(TAG_ID) == hostile
+    assert graph.owned(TAG_ID), "the rest was written"
