@@ -43,6 +43,15 @@ for _name in ("caldav", "niquests", "urllib3_future"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
+class DavFailure(ProviderError):
+    """The server refused or garbled a request (not worth retrying now); ``status`` when there was one."""
+
+    def __init__(self, message: str, status: int | None, preconditions: list[str]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.preconditions = preconditions
+
+
 @dataclass
 class RetryPolicy:
     """How often and how long to retry a failed exchange."""
@@ -141,16 +150,18 @@ class DavSession:
                 return fn()
             except daverror.RateLimitError as exc:
                 last, retry_after = exc, exc.retry_after_seconds
-            except daverror.AuthorizationError as exc:
+            except daverror.DAVError as exc:
                 if exc.status == 401:
                     raise AuthError(self.auth_message()) from None
-                raise
-            except daverror.DAVError as exc:
                 if exc.status not in RETRY_STATUSES:
-                    raise
+                    raise DavFailure(f"{what}: {_short(exc)}", exc.status, exc.preconditions) from None
                 last = exc
+            except ProviderError:
+                raise
             except (OSError, _niquests_errors()) as exc:
                 last = exc
+            except Exception as exc:  # noqa: BLE001 - an answer the library could not digest fails this calendar only
+                raise DavFailure(f"{what}: unexpected answer ({type(exc).__name__}: {_short(exc)})", None, []) from None
             if attempt + 1 < self.retry.attempts:
                 delay = self.retry.delay(attempt, retry_after)
                 log.info("caldav.retry", what=what, attempt=attempt + 1, delay=round(delay, 2), error=_short(last))
@@ -197,4 +208,4 @@ def _short(exc: BaseException | None) -> str:
     return text[:200]
 
 
-__all__ = ["ClientOptions", "DavSession", "RetryPolicy", "check_url", "feature_profile"]
+__all__ = ["ClientOptions", "DavFailure", "DavSession", "RetryPolicy", "check_url", "feature_profile"]

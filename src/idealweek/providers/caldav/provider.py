@@ -44,7 +44,7 @@ import structlog
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet
-from idealweek.providers.caldav.client import DavSession
+from idealweek.providers.caldav.client import DavFailure, DavSession
 from idealweek.providers.caldav.mapping import (
     events_of_resource,
     is_collection_href,
@@ -159,8 +159,6 @@ class CalDavProvider:
 
     # -- reading ---------------------------------------------------------------------------
     def read_changes(self, token: str | None) -> ChangeSet:
-        from caldav.lib import error as daverror
-
         now = self.clock()
         state = decode_token(token)
         if state is not None:
@@ -172,7 +170,7 @@ class CalDavProvider:
             if not due:
                 try:
                     return self._sync(sync, now, full_at)
-                except daverror.DAVError as exc:
+                except DavFailure as exc:
                     self._log.info("caldav sync token refused, reading the calendar fully", error=_short(exc))
             else:
                 self._log.debug("caldav daily full read")
@@ -180,7 +178,7 @@ class CalDavProvider:
             return self._fallback(None, now, int(now.timestamp()))
         try:
             return self._sync(None, now, int(now.timestamp()))
-        except daverror.DAVError as exc:
+        except DavFailure as exc:
             self._log.info("caldav sync-collection unavailable, using full listings", error=_short(exc))
             return self._fallback(None, now, int(now.timestamp()))
 
