@@ -172,8 +172,12 @@ class DavUser:
         import caldav
 
         self.server = server
+        # Basic from the first request: Radicale answers an unauthenticated request after a one-second delay.
         self.client: Any = caldav.DAVClient(
-            url=server.url, username=server.username or None, password=server.password or None
+            url=server.url,
+            username=server.username or None,
+            password=server.password or None,
+            auth_type="basic" if server.username else None,
         )
 
     def close(self) -> None:
@@ -183,7 +187,15 @@ class DavUser:
         return str(self.client.url.join(path))
 
     def mkcalendar(self, cal_id: str, display_name: str) -> None:
-        self.client.principal().make_calendar(name=display_name, cal_id=cal_id)
+        """One MKCALENDAR under the user's calendar home, with a display name."""
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+            f"<D:set><D:prop><D:displayname>{display_name}</D:displayname></D:prop></D:set></C:mkcalendar>"
+        )
+        url = self.url(f"{self.server.home}{cal_id}/")
+        r = self.client.request(url, "MKCALENDAR", body, {"Content-Type": "application/xml; charset=utf-8"})
+        assert r.status == 201, r.status
 
     def put(self, calendar: str, name: str, ics: str, headers: dict[str, str] | None = None) -> int:
         r = self.client.put(

@@ -61,9 +61,9 @@ class DavServices:
         self.proxy.close()
         self.server.stop()
 
-    def world(self, name: str = "") -> DavWorld:
+    def world(self, name: str = "", horizon: str = "7d") -> DavWorld:
         self._n += 1
-        return DavWorld(self, name or f"d{self._n}")
+        return DavWorld(self, name or f"d{self._n}", horizon=horizon)
 
 
 @contextlib.contextmanager
@@ -79,6 +79,7 @@ def dav_services(root: Path) -> Iterator[DavServices]:
 class DavWorld:
     svc: DavServices
     name: str
+    horizon: str = "7d"
     meetings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -90,7 +91,7 @@ class DavWorld:
         shutil.copytree(self.svc.template, self.state)
         self.config = self.dir / "config.toml"
         head = BASE_TOML.split("[calendars.work]")[0].format(zone="Europe/Berlin", focus="0h")
-        head = head.replace('horizon = "14d"', 'horizon = "7d"')
+        head = head.replace('horizon = "14d"', f'horizon = "{self.horizon}"')
         self.config.write_text(
             f'state_dir = "{self.state}"\n'
             + head
