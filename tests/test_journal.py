@@ -154,3 +154,22 @@ def test_a_look_never_appends_to_the_journal(tmp_path: Path) -> None:
         assert ("home", "block:y") in look.tombstones()
     finally:
         look.close()
+
+
+def test_a_long_journal_drops_events_that_ended_long_ago(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the compaction size, tombstones of events that ended over 60 days ago go; recent ones stay."""
+    from idealweek import journal
+
+    monkeypatch.setattr(journal, "COMPACT_AFTER", 3)
+    j = TombstoneJournal(tmp_path / JOURNAL_NAME)
+    old = Interval(T0 - timedelta(days=90), T0 - timedelta(days=89))
+    j.add("home", "old", "block", old, T0)
+    j.add("home", "unknown", "block", None, T0)
+    j.add("home", "recent", "block", IV, T0)
+    j.add("home", "new", "block", IV, T0)
+    assert set(TombstoneJournal(tmp_path / JOURNAL_NAME).entries()) == {
+        ("home", "unknown"),
+        ("home", "recent"),
+        ("home", "new"),
+    }
+    assert (tmp_path / JOURNAL_NAME).stat().st_mode & 0o077 == 0

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
-from idealweek.fsutil import fsync_dir, open_private
+from idealweek.fsutil import atomic_write, fsync_dir, open_private
 from idealweek.model import Interval
 
 log = structlog.get_logger(__name__)
 
 JOURNAL_NAME = "deleted-events.journal"
 """File name of the journal, in the state database's directory."""
+COMPACT_AFTER = 2000
+"""Lines after which an append also drops entries of events that ended long ago (rewritten atomically)."""
+KEEP_ENDED = timedelta(days=60)
+"""An ended event is never created again anyway; its tombstone is kept this long for the record."""
 
 
 def _when(value: object) -> datetime | None:
@@ -106,6 +110,21 @@ class TombstoneJournal:
         if new:
             fsync_dir(self.path.parent)
         self._entries[(calendar, key)] = iv
+        if len(self._entries) > COMPACT_AFTER:
+            self._compact(at - KEEP_ENDED)
+
+    def _compact(self, before: datetime) -> None:
+        """Drop the lines of events that ended before ``before`` (and unreadable ones)."""
+        keep: list[bytes] = []
+        for line in self.path.read_bytes().splitlines():
+            try:
+                end = _when(json.loads(line).get("e"))
+            except (ValueError, AttributeError, TypeError, OverflowError, RecursionError):
+                continue
+            if end is None or end >= before:
+                keep.append(line + b"\n")
+        atomic_write(self.path, b"".join(keep))
+        self._entries, self._seen = self._read(), None
 
     def _ends_with_newline(self) -> bool:
         try:
