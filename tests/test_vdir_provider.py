@@ -223,3 +223,20 @@ def test_stale_tokens_and_window_changes_give_full_reads(tmp_path: Path) -> None
     token = p.read_changes(None).token
     other = VdirProvider("cal", folder, zone=BERLIN, window=(utc(2030, 2, 1), utc(2031, 1, 1)))
     assert other.read_changes(token).full
+
+
+def test_event_that_gained_attendees_is_refused(tmp_path: Path) -> None:
+    """An owned file the user turned into a meeting (ATTENDEE added) is neither rewritten nor deleted."""
+    p = provider(tmp_path / "cal")
+    d = desired("cal", "makeup:family:x", T0)
+    ev = p.create(d)
+    path = tmp_path / "cal" / f"{ev.uid}.ics"
+    path.write_bytes(path.read_bytes().replace(b"END:VEVENT", b"ATTENDEE:mailto:bob@example.test\r\nEND:VEVENT"))
+    before = path.read_bytes()
+    fresh = next(e for e in p.list_owned() if e.uid == ev.uid)
+    assert fresh.attendees == 1 and fresh.has_guests
+    with pytest.raises(NotOwned, match="attendees"):
+        p.update(fresh, d)
+    with pytest.raises(NotOwned, match="attendees"):
+        p.delete(fresh)
+    assert path.read_bytes() == before

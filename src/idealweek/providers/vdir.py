@@ -308,6 +308,10 @@ class VdirProvider:
         except FileNotFoundError as exc:
             raise NotFound(f"{self.name}: event {existing.uid} is gone") from exc
         cal, comp = owned_vevent(data, self.name, path.name, existing.uid)
+        if comp.get("ATTENDEE") is not None:
+            # SPEC §6.10: a meeting is the user's; synced to a CalDAV server, a change would mail its attendees.
+            log.warning("vdir.refused_meeting", calendar=self.name, uid=existing.uid, why="the event has attendees")
+            raise NotOwned(f"{self.name}: event {existing.uid} has attendees now; it is the user's and left alone")
         if existing.etag and fingerprint(data) != existing.etag:
             raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read")
         return data, cal, comp
