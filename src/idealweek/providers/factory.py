@@ -17,7 +17,7 @@ from idealweek.config import Settings, resolve_path
 from idealweek.errors import AuthError, ProviderError, UserError
 from idealweek.model import Role
 from idealweek.providers.base import Provider, UnavailableProvider
-from idealweek.secrets import SecretStore  # noqa: TC001
+from idealweek.secrets import SecretStore
 
 
 def make_provider(settings: Settings, config_path: Path, name: str, secrets: SecretStore | None) -> Provider:

@@ -24,8 +24,10 @@ from idealweek.config import OutlookAccount, Settings, resolve_path
 from idealweek.errors import UserError
 from idealweek.model import Role
 from idealweek.providers.base import CalendarInfo, RequestCounter
+from idealweek.providers.freebusy import FreeBusyProvider
 from idealweek.providers.outlook.auth import MsalTokens, device_code_sign_in, scopes_for
 from idealweek.providers.outlook.client import GraphClient, RetryPolicy, TokenSource
+from idealweek.providers.outlook.freebusy import graph_busy
 from idealweek.providers.outlook.provider import OutlookProvider, utc_now
 from idealweek.providers.outlook.sync import SyncState
 
@@ -65,7 +67,7 @@ def make_provider(
     sleep: Callable[[float], None] | None = None,
     tokens: TokenSource | None = None,
     policy: RetryPolicy | None = None,
-) -> OutlookProvider:
+) -> OutlookProvider | FreeBusyProvider:
     """The provider for Outlook calendar ``name`` of the config (signs in silently from the secret store)."""
     cal = settings.calendars[name]
     acct = _account(settings, cal.account)
@@ -86,6 +88,15 @@ def make_provider(
         verify=verify,
         **kwargs,
     )
+    if cal.free_busy:
+        return FreeBusyProvider(
+            name,
+            graph_busy(client, name, cal.id),
+            horizon=settings.horizon,
+            counter=client.counter,
+            clock=clock,
+            close=client.close,
+        )
     writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
     return OutlookProvider(
         name,
