@@ -28,8 +28,10 @@ from idealweek.errors import AuthError, UserError
 from idealweek.model import Role
 from idealweek.providers.base import CalendarInfo
 from idealweek.providers.caldav.client import ClientOptions, DavSession, RetryPolicy
+from idealweek.providers.caldav.freebusy import caldav_busy
 from idealweek.providers.caldav.mapping import addresses_of
 from idealweek.providers.caldav.provider import CalDavProvider, list_collections
+from idealweek.providers.freebusy import FreeBusyProvider
 from idealweek.providers.ics import system_clock
 
 WRITE_ROLES = frozenset({Role.BLOCKS, Role.FOCUS, Role.MIRROR})
@@ -83,13 +85,22 @@ def make_provider(
     *,
     retry: RetryPolicy | None = None,
     clock: Callable[[], datetime] = system_clock,
-) -> CalDavProvider:
+) -> CalDavProvider | FreeBusyProvider:
     """The provider for calendar ``name`` of the config (a ``source = "caldav"`` calendar)."""
     cal = settings.calendars.get(name)
     if cal is None or cal.source != "caldav":
         raise UserError(f"calendars.{name}: not a CalDAV calendar")
     acct = _account(settings, cal.account)
     session = make_session(settings, config_path, cal.account, secrets, retry=retry)
+    if cal.free_busy:
+        return FreeBusyProvider(
+            name,
+            caldav_busy(session, name, cal.id),
+            horizon=settings.horizon,
+            counter=session.counter,
+            clock=clock,
+            close=session.close,
+        )
     return CalDavProvider(
         name,
         session,
