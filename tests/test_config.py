@@ -116,6 +116,7 @@ def _models(model: type, prefix: str = "") -> list[tuple[str, type]]:
         ("protect", c.ProtectRule),
         ("accounts", c.GoogleAccount),
         ("accounts", c.OutlookAccount),
+        ("accounts", c.CalDavAccount),
         ("calendars", c.CalendarConfig),
     ]
 
