@@ -14,7 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-MODULES = ["bench_planner", "bench_cli", "bench_google", "bench_outlook", "bench_caldav", "bench_daemon", "bench_ics"]
+MODULES = [
+    "bench_planner",
+    "bench_cli",
+    "bench_google",
+    "bench_outlook",
+    "bench_caldav",
+    "bench_daemon",
+    "bench_ics",
+    "bench_household",
+]
 
 
 def main() -> int:
