@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from idealweek.model import Kind, OpKind
-from idealweek.planner.keys import LEGACY_REKEYED, is_legacy_mirror_key, mirror_key
+from idealweek.planner.keys import REKEYED, is_legacy_mirror_key, mirror_key
 from idealweek.store import MIRROR_KEY_NAME, Store
 from tests.scenario import meeting
 from tests.test_engine import World, at
@@ -57,9 +57,25 @@ def test_mirrors_written_by_an_older_version_are_rekeyed_without_tripping_the_gu
     world.engine = world.make_engine()
     report = world.engine.cycle()
     deletes = [op for op in report.ops if op.kind == OpKind.DELETE]
-    assert deletes and all(op.reason == LEGACY_REKEYED for op in deletes)
+    assert deletes and all(op.reason == REKEYED for op in deletes)
     assert len([op for op in report.ops if op.kind == OpKind.CREATE]) == len(deletes)
     after = world.owned(world.work, Kind.MIRROR)
     assert len(after) == len(mirrors)
     assert all(e.tag is not None and not is_legacy_mirror_key(e.tag.key) for e in after)
+    assert world.engine.cycle().ops == []
+
+
+def test_a_lost_mirror_key_rekeys_mirrors_once_without_tripping_the_guard(tmp_path: Path) -> None:
+    """With the state directory lost, every future mirror is replaced once under the new key, then all is quiet."""
+    world = World(tmp_path)
+    world.work.user_put(meeting(at(0, 17, 30), 60, uid="late"))
+    world.engine.cycle()
+    before = {(e.start, e.end) for e in world.owned(world.work, Kind.MIRROR)}
+    world.store = Store(tmp_path / "new-state" / "state.sqlite3")
+    world.engine = world.make_engine()
+    report = world.engine.cycle()
+    deletes = [op for op in report.ops if op.kind == OpKind.DELETE]
+    assert deletes and all(op.reason == REKEYED for op in deletes)
+    assert {(e.start, e.end) for e in world.owned(world.work, Kind.MIRROR)} == before
+    world.assert_no_duplicates()
     assert world.engine.cycle().ops == []

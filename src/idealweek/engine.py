@@ -41,7 +41,7 @@ from idealweek.errors import (
 from idealweek.lock import state_lock
 from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind, debt_totals
 from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
-from idealweek.planner.keys import LEGACY_REKEYED
+from idealweek.planner.keys import REKEYED
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
 from idealweek.retention import keep_since, minimise
@@ -96,7 +96,7 @@ class CycleReport:
         }
 
 
-_NOT_LOSSES = frozenset({"duplicate", LEGACY_REKEYED})
+_NOT_LOSSES = frozenset({"duplicate", REKEYED})
 """Deletes the mass-deletion guard does not count: each goes with a create of the same event."""
 
 

@@ -11,7 +11,8 @@ Rules (SPEC §3, §6):
 * a key the user deleted (a tombstone) is never created again;
 * two owned events with one key (a duplicate) → the extra one is deleted;
 * a mirror whose tag still names its source (written before mirror tags
-  were opaque) is replaced by one with an opaque tag (SPEC §6.8);
+  were opaque), or whose key was lost with the state directory, is replaced
+  by one with the current opaque tag: that delete is marked "re-keyed";
 * an owned event that gained attendees is the user's: never updated or
   deleted again (on Graph either would mail them).
 """
@@ -20,11 +21,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from idealweek.model import DesiredEvent, Event, Interval, Operation, OpKind
+from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind
 from idealweek.planner import base_key, is_moved_by_user
-from idealweek.planner.keys import LEGACY_REKEYED, is_legacy_mirror_key
+from idealweek.planner.keys import REKEYED
 
 
 def _differs(existing: Event, want: DesiredEvent) -> bool:
@@ -108,15 +110,35 @@ def reconcile(
         for ev in sorted(evs, key=lambda e: e.uid):
             if not touchable(ev) or is_moved_by_user(ev) or ev.has_guests:
                 continue
-            why = LEGACY_REKEYED if is_legacy_mirror_key(k[1]) else "no longer needed"
-            ops.append(Operation(OpKind.DELETE, ev.calendar, k[1], existing=ev, reason=why))
-    return ops
+            ops.append(Operation(OpKind.DELETE, ev.calendar, k[1], existing=ev, reason="no longer needed"))
+    return _mark_rekeyed(ops)
+
+
+def _mark_rekeyed(ops: list[Operation]) -> list[Operation]:
+    """A mirror deleted where a mirror of the same times is created is being re-keyed, not lost.
+
+    That happens to mirrors written with self-describing tags by an older idealweek, and to every
+    mirror when the state directory's mirror key was lost.  Such a delete says so (the mass-deletion
+    guard does not count it: the same busy time is written again in the same cycle).
+    """
+    created: defaultdict[tuple[str, datetime, datetime], int] = defaultdict(int)
+    for op in ops:
+        if op.kind == OpKind.CREATE and op.desired is not None and op.desired.kind == Kind.MIRROR:
+            created[(op.calendar, op.desired.start, op.desired.end)] += 1
+    out: list[Operation] = []
+    for op in ops:
+        ev = op.existing
+        if op.kind == OpKind.DELETE and op.reason == "no longer needed" and ev is not None and ev.tag is not None:
+            slot = (op.calendar, ev.start, ev.end)
+            if ev.tag.kind == Kind.MIRROR and created[slot] > 0:
+                created[slot] -= 1
+                op = replace(op, reason=REKEYED)
+        out.append(op)
+    return out
 
 
 def _with_key(want: DesiredEvent, actual_key: str) -> DesiredEvent:
     """Keep the event's real key (with any generation suffix) in its tag on update."""
     if want.tag.key == actual_key:
         return want
-    from dataclasses import replace
-
     return replace(want, tag=replace(want.tag, key=actual_key))

@@ -204,10 +204,10 @@ def pending_writes(world: World) -> int:
     from pathlib import Path
 
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "state.sqlite3"
-        if world.db.exists():
-            shutil.copy(world.db, copy)
-        store = Store(copy)
+        # the whole state directory: the database and what lives beside it (mirror key, tombstone journal)
+        state = Path(tmp) / "state"
+        shutil.copytree(world.db.parent, state)
+        store = Store(state / world.db.name)
         try:
             return len(world.engine(store).cycle(dry_run=True, force=True).ops)
         finally:

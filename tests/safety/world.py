@@ -81,6 +81,9 @@ class Services:
 
         self.key.write_text(generate_key())
         self.template = root / "template-state"
+        self.template.mkdir(mode=0o700)
+        # One mirror key for every world, so a trial and its clean twin name their mirrors alike.
+        (self.template / "mirror.key").write_text("5a" * 32)
         self._n = itertools.count(1)
         self.google_secrets = signed_in(self.google, "g")
         self._sign_in()

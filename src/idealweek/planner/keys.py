@@ -67,8 +67,8 @@ def personal_key(calendar: str, instance_key: str) -> str:
 
 
 MIRROR = "mirror:"
-LEGACY_REKEYED = "re-keyed: its tag named the personal event"
-"""Reason of the delete that replaces a mirror written before mirror tags were opaque."""
+REKEYED = "re-keyed: replaced by a mirror with the current opaque tag"
+"""Reason of a mirror's delete that goes with a create of the same times (an old or lost mirror key)."""
 
 
 def mirror_key(source_key: str, secret: bytes) -> str:
