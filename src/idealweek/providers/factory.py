@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from idealweek.config import Settings, resolve_path
 from idealweek.errors import AuthError, ProviderError, UserError
 from idealweek.model import Role
 from idealweek.providers.base import Provider, UnavailableProvider
-from idealweek.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from idealweek.secrets import SecretStore
 
 
 def make_provider(settings: Settings, config_path: Path, name: str, secrets: SecretStore | None) -> Provider:
