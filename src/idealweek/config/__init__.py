@@ -1,27 +1,22 @@
 """Configuration: value types, models, loading with clear errors, and paths.
 
-``types`` parses durations, times of day and weekdays; ``model`` holds the frozen
-settings; ``load`` reads TOML and renders every problem with its key path;
-``paths`` says where the config, the state and config-relative files live.
+``types`` parses durations, times of day and weekdays; ``model`` holds the frozen settings
+(``accounts`` and ``alerts`` the tables of those names); ``load`` reads TOML and renders every
+problem with its key path; ``paths`` says where the config, the state and config-relative files live.
 """
 
+from idealweek.config.accounts import Account, CalDavAccount, GoogleAccount, OutlookAccount
+from idealweek.config.alerts import SECRET_REF, Alerts, QuietHours
 from idealweek.config.load import json_schema, load, loads, what_is_missing
 from idealweek.config.model import (
-    SECRET_REF,
-    Account,
-    Alerts,
-    CalDavAccount,
     CalendarConfig,
     CatchUp,
     CatchUpRule,
     Category,
     Focus,
-    GoogleAccount,
     Log,
     Mirror,
-    OutlookAccount,
     ProtectRule,
-    QuietHours,
     Safety,
     Secrets,
     Settings,

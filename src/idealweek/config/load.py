@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from idealweek.config.model import Account, CalDavAccount, GoogleAccount, OutlookAccount, Settings
+from idealweek.config.accounts import Account, CalDavAccount, GoogleAccount, OutlookAccount
+from idealweek.config.model import Settings
 from idealweek.config.paths import resolve_path
 from idealweek.config.types import format_duration
 from idealweek.errors import ConfigError
@@ -204,7 +205,7 @@ def json_schema() -> dict[str, Any]:
 
 
 def _describe_keys(schema: dict[str, Any]) -> None:
-    """Give every key of the schema the docstring written under it in ``config/model.py``.
+    """Give every key of the schema the docstring written under it in ``config/`` (model, accounts, alerts).
 
     pydantic could collect them itself (``use_attribute_docstrings``), but it reads the source at
     import, on every start of every command (issue 15); only ``config schema`` needs them.
@@ -212,10 +213,11 @@ def _describe_keys(schema: dict[str, Any]) -> None:
     import ast
     import inspect
 
-    from idealweek.config import model
+    from idealweek.config import accounts, alerts, model
 
+    modules = (model, accounts, alerts)
     docs: dict[str, dict[str, str]] = {}
-    for node in ast.parse(inspect.getsource(model)).body:
+    for node in (n for m in modules for n in ast.parse(inspect.getsource(m)).body):
         if not isinstance(node, ast.ClassDef):
             continue
         own = docs.setdefault(node.name, {})
@@ -229,7 +231,7 @@ def _describe_keys(schema: dict[str, Any]) -> None:
             ):
                 own[stmt.target.id] = inspect.cleandoc(after.value.value)
     for name, part in [("Settings", schema), *schema.get("$defs", {}).items()]:
-        cls = getattr(model, name, None)
+        cls = next((c for m in modules if isinstance(c := getattr(m, name, None), type)), None)
         if not isinstance(cls, type):
             continue
         keys: dict[str, str] = {}

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import difflib
-import re
 from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import Field, WithJsonSchema, model_validator
 
+from idealweek.config.accounts import Account, secure_urls
+from idealweek.config.alerts import Alerts
+from idealweek.config.base import _Model
 from idealweek.config.types import Clock, Days, Duration, Zone, format_duration, system_zone
 from idealweek.model import Defend, Policy, Role
-
-
-class _Model(BaseModel):
-    # The docstrings under the fields describe the keys in `config schema` (load._describe_keys): pydantic's
-    # use_attribute_docstrings would read this file's source on every start (issue 15).
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 EndClock = Annotated[
     Clock,
@@ -224,95 +219,6 @@ class Safety(_Model):
     """The share rule applies once at least this many owned events exist."""
 
 
-def _secure_urls(**urls: str) -> None:
-    """Tokens and calendar data go over https only (plain http only to this machine): else a clear error per key."""
-    from idealweek.http import insecure_reason
-
-    problems = [f"{key}: {reason}" for key, url in urls.items() if url and (reason := insecure_reason(url))]
-    if problems:
-        raise ValueError("\n".join(problems))
-
-
-class GoogleAccount(_Model):
-    provider: Literal["google"]
-    """"google"."""
-    client_secrets: str = ""
-    """Path to the OAuth client file of a Desktop app (from Google Cloud console)."""
-    api_root: str = ""
-    """Calendar API root, e.g. ``https://www.googleapis.com/calendar/v3/`` (empty: Google's default)."""
-    token_uri: str = ""
-    """Override the token endpoint of the client file (tests, proxies)."""
-
-    @model_validator(mode="after")
-    def _check_urls(self) -> GoogleAccount:
-        _secure_urls(api_root=self.api_root, token_uri=self.token_uri)
-        return self
-
-
-class OutlookAccount(_Model):
-    provider: Literal["outlook"]
-    """"outlook"."""
-    client_id: str
-    """Application (client) ID of the app registered in Entra ID (public client flows on)."""
-    tenant: str = "common"
-    """Directory (tenant) ID or domain; "common" for any work, school or personal account."""
-    authority: str = "https://login.microsoftonline.com"
-    """The sign-in authority (national clouds have their own)."""
-    graph_root: str = "https://graph.microsoft.com/v1.0"
-    """Microsoft Graph root (national clouds have their own)."""
-    page_size: int = Field(default=100, ge=1, le=1000)
-    """Events per Graph page (1-1000)."""
-    ca_bundle: str = ""
-    """PEM file of extra CA certificates to trust for the authority and Graph (a TLS-inspecting proxy, a
-    test CA); relative to the config file.  Empty: the usual trust store.  TLS is never switched off."""
-
-    @model_validator(mode="after")
-    def _check_urls(self) -> OutlookAccount:
-        _secure_urls(authority=self.authority, graph_root=self.graph_root)
-        return self
-
-
-LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost``, ``::1`` and 127.0.0.0/8: the only hosts plain http:// may reach."""
-    host = host.strip("[]").lower()
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
-
-
-class CalDavAccount(_Model):
-    provider: Literal["caldav"]
-    """"caldav"."""
-    url: str
-    """The server's DAV root, e.g. ``https://caldav.icloud.com/`` or ``https://caldav.fastmail.com/dav/``."""
-    username: str = ""
-    """User name for the server; the password is kept in the secret store."""
-    features: str = ""
-    """The caldav library's compatibility profile (``icloud``, ``nextcloud``, ``zimbra``, …); empty: none."""
-    ca_bundle: str = ""
-    """PEM file of extra CA certificates to trust (a home server's own CA), relative to the config file.
-    Empty: the usual trust store.  TLS is never switched off."""
-
-    @model_validator(mode="after")
-    def _check(self) -> CalDavAccount:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError(f"url: {self.url!r} is not an http(s) URL")
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            raise ValueError(
-                f"url: plain http:// is allowed only for loopback hosts, not {parts.hostname!r}; use https://"
-            )
-        if parts.username or parts.password:
-            raise ValueError("url: put the user name in username and the password in the secret store, not in the URL")
-        return self
-
-
-Account = Annotated[GoogleAccount | OutlookAccount | CalDavAccount, Field(discriminator="provider")]
-
-
 class CalendarConfig(_Model):
     source: Literal["vdir", "ics", "google", "outlook", "caldav"]
     """"google", "outlook", "caldav", "vdir" (a folder of .ics files, read-write) or "ics" (a file or URL,
@@ -370,7 +276,7 @@ class CalendarConfig(_Model):
             if bool(self.path) == bool(self.url):
                 raise ValueError("an ics calendar needs exactly one of path or url")
             if self.url:
-                _secure_urls(url=self.url.replace("webcal://", "https://", 1))
+                secure_urls(url=self.url.replace("webcal://", "https://", 1))
             written = {Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(self.roles)
             if written:
                 raise ValueError(
@@ -402,63 +308,6 @@ class Log(_Model):
     """auto (console on a terminal, JSON lines otherwise), console or json."""
 
 
-SECRET_REF = re.compile(r"\{secret:([A-Za-z0-9_.-]+)\}")
-"""``{secret:NAME}`` in an alert URL: the value of ``alert:NAME`` from the secret store."""
-
-
-def _check_alert_url(url: str) -> str:
-    rest = SECRET_REF.sub("", url)
-    if "{" in rest or "}" in rest:
-        raise ValueError("write a secret as {secret:NAME} (letters, digits, _ . -)")
-    if "://" not in url:
-        raise ValueError("not an apprise URL (expected SCHEME://…, e.g. ntfy://host/topic)")
-    return url
-
-
-AlertUrl = Annotated[str, AfterValidator(_check_alert_url)]
-
-
-class QuietHours(_Model):
-    """No alerts between ``start`` and ``end`` (local time; past midnight when end < start)."""
-
-    start: Clock = time(21)
-    """Local start of the quiet hours."""
-    end: Clock = time(7)
-    """Local end of the quiet hours."""
-
-
-class Alerts(_Model):
-    """``[alerts]``: what idealweek tells you unasked, and through which channels (apprise URLs)."""
-
-    urls: tuple[AlertUrl, ...] = ()
-    """Apprise URLs (ntfy://, gotify://, mailto://, tgram://, matrix://, json:// …); write a secret in one as
-    ``{secret:NAME}`` and store it with ``idealweek alerts secret NAME``."""
-    include_titles: bool = False
-    """Put event titles (meetings, personal events, protect rule titles) in alerts; off by default."""
-    quiet_hours: QuietHours | Literal[False] = QuietHours()
-    """No alerts in these hours except sign-in failures (held until they end); ``false`` for none."""
-    violations: bool = True
-    """A meeting on a ``hard`` block (a boundary violation), as soon as it is seen."""
-    debt: bool = True
-    """Debt that became overdue, or that cannot be placed before its deadline."""
-    signin: bool = True
-    """A sign-in that failed, or (``google_testing``) that will expire soon."""
-    google_testing: tuple[str, ...] = ()
-    """Google accounts whose OAuth app is in "Testing" status: their sign-in expires after 7 days."""
-    signin_warn_before: Duration = timedelta(days=1)
-    """How long before a Google testing sign-in expires to warn."""
-    daemon_failing: bool = True
-    """Alert when every sync cycle has failed for daemon_failing_after."""
-    daemon_failing_after: Duration = timedelta(minutes=30)
-    """Alert when every cycle has failed for this long."""
-    digest: bool = True
-    """The weekly look back, through the same channels (also written as digest.html in the state directory)."""
-    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sun"
-    """Day of the weekly digest (mon..sun)."""
-    digest_time: Clock = time(18)
-    """Local time of the weekly digest."""
-
-
 class Settings(_Model):
     """The whole configuration file."""
 
@@ -487,13 +336,13 @@ class Settings(_Model):
     """Alerts and the weekly digest."""
     experiment: str = ""
     """Name of this version of the ideal week (``review --compare`` groups weeks by version)."""
-    categories: dict[str, Category] = {}
+    categories: dict[str, Category] = Field(default_factory=dict)
     """Categories of personal time, with the windows where their make-up blocks may go."""
     protect: tuple[ProtectRule, ...] = ()
     """The ideal week: protected blocks."""
-    accounts: dict[str, Account] = {}
+    accounts: dict[str, Account] = Field(default_factory=dict)
     """Google, Outlook and CalDAV accounts, by name."""
-    calendars: dict[str, CalendarConfig] = {}
+    calendars: dict[str, CalendarConfig] = Field(default_factory=dict)
     """The calendars idealweek reads and writes, by name, each with a source and roles."""
 
     @model_validator(mode="after")

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from idealweek.config.model import is_loopback
+from idealweek.config.accounts import is_loopback
 from idealweek.errors import AuthError, ProviderError, TransientError
 from idealweek.providers.base import RequestCounter
 
