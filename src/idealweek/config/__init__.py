@@ -1,15 +1,15 @@
 """Configuration: value types, models, loading with clear errors, and paths.
 
 ``types`` parses durations, times of day and weekdays; ``model`` holds the frozen settings
-(``accounts`` and ``alerts`` the tables of those names); ``load`` reads TOML and renders every
+(``accounts``, ``alerts`` and ``calendars`` the tables of those names); ``load`` reads TOML and renders every
 problem with its key path; ``paths`` says where the config, the state and config-relative files live.
 """
 
 from idealweek.config.accounts import Account, CalDavAccount, GoogleAccount, OutlookAccount
 from idealweek.config.alerts import SECRET_REF, Alerts, QuietHours
+from idealweek.config.calendars import CalendarConfig
 from idealweek.config.load import json_schema, load, loads, what_is_missing
 from idealweek.config.model import (
-    CalendarConfig,
     CatchUp,
     CatchUpRule,
     Category,

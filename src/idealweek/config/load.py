@@ -205,7 +205,7 @@ def json_schema() -> dict[str, Any]:
 
 
 def _describe_keys(schema: dict[str, Any]) -> None:
-    """Give every key of the schema the docstring written under it in ``config/`` (model, accounts, alerts).
+    """Give every key of the schema the docstring written under it in ``config/`` (model, accounts, alerts, calendars).
 
     pydantic could collect them itself (``use_attribute_docstrings``), but it reads the source at
     import, on every start of every command (issue 15); only ``config schema`` needs them.
@@ -213,9 +213,9 @@ def _describe_keys(schema: dict[str, Any]) -> None:
     import ast
     import inspect
 
-    from idealweek.config import accounts, alerts, model
+    from idealweek.config import accounts, alerts, calendars, model
 
-    modules = (model, accounts, alerts)
+    modules = (model, accounts, alerts, calendars)
     docs: dict[str, dict[str, str]] = {}
     for node in (n for m in modules for n in ast.parse(inspect.getsource(m)).body):
         if not isinstance(node, ast.ClassDef):
