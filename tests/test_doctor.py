@@ -177,3 +177,13 @@ def test_ics_url_and_clock_skew(tmp_path: Path, http: str) -> None:
     config.write_text(text.replace("/school.ics", "/gone.ics"))
     code, lines = run_doctor(config)
     assert code == 1 and "HTTP 404" in line(lines, "calendar family (ics)")
+
+
+def test_a_config_that_does_nothing_is_a_warning(tmp_path: Path) -> None:
+    """A valid config without calendars or anything to protect passes with WARN lines saying what is missing."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+    code, lines = run_doctor(config)
+    assert code == 0, lines
+    warned = [x for x in lines if x.startswith("WARN  config:")]
+    assert any("no calendars" in x for x in warned) and any("nothing to protect" in x for x in warned), lines

@@ -78,6 +78,8 @@ def checks(app: App, timeout: float = TIMEOUT, clock: Clock = system_clock) -> I
         True,
         f"{app.config_path}: {len(s.calendars)} calendars, {len(s.accounts)} accounts, time zone {s.timezone}",
     )
+    for gap in cfg.what_is_missing(s):  # valid, but it would do nothing (or less than it seems)
+        yield Check("config", True, gap, warn=True)
     opened: list[SecretStore] = []
     yield from _secret_store(app, opened)
     yield from _sign_ins(app, opened[0] if opened else None)
