@@ -187,3 +187,18 @@ def test_a_config_that_does_nothing_is_a_warning(tmp_path: Path) -> None:
     assert code == 0, lines
     warned = [x for x in lines if x.startswith("WARN  config:")]
     assert any("no calendars" in x for x in warned) and any("nothing to protect" in x for x in warned), lines
+
+
+def test_a_meetings_feed_without_events_is_a_warning(tmp_path: Path, http: str) -> None:
+    """A meetings calendar on a service (here an ICS feed) that held no events at its last read passes with WARN."""
+    config = demo_copy(tmp_path)
+    config.write_text(
+        config.read_text() + f'\n[calendars.feed]\nsource = "ics"\nurl = "{http}/school.ics"\nroles = ["meetings"]\n'
+    )
+    code, lines = run_doctor(config)
+    assert not [x for x in lines if x.startswith("WARN  calendar feed")], "warned before the feed was ever read"
+    assert main(["run", "--once", "--quiet", "--config", str(config), "--log-level", "error"]) == 0
+    code, lines = run_doctor(config)
+    assert code == 0, lines
+    feed = [x for x in lines if x.startswith("WARN  calendar feed (ics):")]
+    assert feed and "no events" in feed[0], lines

@@ -88,6 +88,7 @@ def checks(app: App, timeout: float = TIMEOUT, clock: Clock = system_clock) -> I
     yield from _endpoints(app, timeout)
     yield from _calendars(app, timeout)
     yield _state(app)
+    yield from _empty_meetings(app)
     yield from _settling(app)
     yield from _permissions(app)
     yield from _clock(app, timeout, clock)
@@ -356,6 +357,38 @@ def _state(app: App) -> Check:
             "state database", False, f"{path}: schema {version} is newer than this idealweek ({SCHEMA_VERSION})"
         )
     return Check("state database", True, f"{path}: integrity ok, schema {version}")
+
+
+def _empty_meetings(app: App) -> Iterator[Check]:
+    """A ``meetings`` calendar on a service that held no events at its last read: a wrong calendar id looks just
+    like it (folders and files are looked at directly in the calendar checks)."""
+    remote = [
+        name
+        for name, cal in sorted(app.settings.calendars.items())
+        if Role.MEETINGS in cal.roles and (cal.source not in ("vdir", "ics") or cal.url)
+    ]
+    path = app.state_dir() / "state.sqlite3"
+    if not remote or not path.exists():
+        return
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            for name in remote:
+                if db.execute("SELECT 1 FROM sync_state WHERE calendar=?", (name,)).fetchone() is None:
+                    continue  # not read yet
+                (n,) = db.execute("SELECT COUNT(*) FROM events WHERE calendar=?", (name,)).fetchone()
+                if n == 0:
+                    source = app.settings.calendars[name].source
+                    yield Check(
+                        f"calendar {name} ({source})",
+                        True,
+                        "no events at its last read: nothing can intrude (is this the right calendar?)",
+                        warn=True,
+                    )
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return  # the state check says what is wrong with the database
 
 
 def _settling(app: App) -> Iterator[Check]:
