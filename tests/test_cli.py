@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -309,3 +309,21 @@ def test_week_totals_are_listed_in_one_order() -> None:
     kinds = [part.split(" ")[0] for part in line.removeprefix("Totals: ").split(", ")]
     order = [k.value for k in ItemKind]
     assert kinds == sorted(kinds, key=order.index) and len(kinds) > 2, line
+
+
+def test_the_time_now_is_marked_in_every_picture() -> None:
+    """The grid marks today's column and the row of the time now, the SVG draws a line at it; a week that does
+    not contain now marks nothing."""
+    from dataclasses import replace
+
+    from idealweek.render_grid import render_grid_text
+    from idealweek.render_svg import week_svg
+    from tests.test_render_week import dst_plan, local
+
+    _plan, view = dst_plan()
+    now = replace(view, now=local(2, 10, 20))  # Wednesday 10:20
+    grid = render_grid_text(now)
+    assert re.search(r"^10:00>", grid, re.M) and "Wed 25 >" in grid
+    assert 'class="now"' in week_svg(now)
+    elsewhere = replace(view, now=local(0, 10) + timedelta(days=9))  # the week after
+    assert ">" not in render_grid_text(elsewhere).split("Legend")[0] and 'class="now"' not in week_svg(elsewhere)
