@@ -49,12 +49,19 @@ class Clock:
 
 
 def make(
-    server: DavServer, calendar_id: str, *, url: str = "", password: str | None = None, **kwargs: object
+    server: DavServer,
+    calendar_id: str,
+    *,
+    url: str = "",
+    password: str | None = None,
+    features: str = "",
+    **kwargs: object,
 ) -> CalDavProvider:
     options = ClientOptions(
         url=url or server.url,
         username=server.username,
         password=server.password if password is None else password,
+        features=features,
         retry=RetryPolicy(attempts=3, sleep=lambda s: None),
         account="home",
     )
@@ -114,6 +121,28 @@ def test_daily_full_read(server: DavServer, user: DavUser, cal: str) -> None:
     again = p.read_changes(token)
     assert again.full and len(again.upserts) == 1
     assert not p.read_changes(again.token).full
+
+
+def test_fragile_tokens_are_refreshed_hourly(server: DavServer, user: DavUser, cal: str) -> None:
+    """With a profile that calls the server's sync tokens fragile (DAViCal), a token older than an hour is not used."""
+    user.add(cal, "A", T0, T0 + timedelta(hours=1))
+    clock = Clock(datetime(2030, 1, 10, 8, tzinfo=UTC))
+    p = make(server, cal, clock=clock, features="davical")
+    token = p.read_changes(None).token
+    clock.now += timedelta(minutes=50)
+    assert not p.read_changes(token).full
+    clock.now += timedelta(minutes=20)
+    assert p.read_changes(token).full
+
+
+def test_profile_without_sync_collection_uses_the_fallback(server: DavServer, user: DavUser, cal: str) -> None:
+    """A profile saying the server has no sync tokens (Yahoo) reads by full listings without trying the REPORT."""
+    user.add(cal, "A", T0, T0 + timedelta(hours=1))
+    p = make(server, cal, features="yahoo")
+    first = p.read_changes(None)
+    assert first.full and len(first.upserts) == 1
+    assert (decode_token(first.token) or ("", 0))[0].startswith("fake-")
+    assert not p.read_changes(first.token).upserts
 
 
 def test_recurring_series_is_expanded_and_removed_whole(server: DavServer, user: DavUser, cal: str) -> None:
