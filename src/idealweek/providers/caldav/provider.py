@@ -8,7 +8,11 @@ Reading (one calendar collection):
   ``calendar-multiget`` per 200 hrefs.  Removed members come back as hrefs and
   are reported by resource name (see :mod:`.mapping`).  A changed member is
   also reported as removed when it does not map to exactly one event of its
-  own name, so occurrences a recurring series lost disappear too.
+  own name, so occurrences a recurring series lost disappear too.  Resources
+  this process wrote since its last read are fetched along (a server may
+  leave out a member created and deleted since the token — Xandikos does, as
+  RFC 6578 allows); the ones gone are reported removed.  A process that wrote
+  and exited cannot do that: the next daily full read finds such an event.
 * **full** — the same REPORT without a token (every member and a fresh token),
   then multigets.  Done with no token, once a day (occurrences of recurring
   events move into the window as time passes; hourly when the profile calls
@@ -114,6 +118,8 @@ class CalDavProvider:
         self.addresses = addresses
         self.requests = session.counter
         self._calendar: Any = None
+        self._written: set[str] = set()
+        """Resources this process created or updated since its last read (see :meth:`_sync`)."""
         self._log = log.bind(calendar=name)
 
     # -- the collection ------------------------------------------------------------------
@@ -204,6 +210,13 @@ class CalDavProvider:
                 removed.add(resource_name(href))
             else:
                 changed[resource_name(href)] = href
+        if sync is not None:
+            # Our own writes since the last read: a server may leave out a member created and deleted
+            # since the token (Xandikos does; RFC 6578 allows it), so they are fetched with the changes
+            # and the ones that are gone are reported removed.
+            for name in sorted(self._written - set(changed) - removed):
+                changed[name] = self._url_of(name)
+        self._written.clear()
         upserts, fetched = self._fetch(changed.values())
         for name in changed:
             got = fetched.get(name)
@@ -331,6 +344,7 @@ class CalDavProvider:
             raise AlreadyExists(f"{self.name}: event {name} exists already", deleted=False)
         if response.status >= 300:
             raise ProviderError(f"{self.name}: creating {name} failed: HTTP {response.status}")
+        self._written.add(name)
         etag = str(response.headers.get("ETag", ""))
         if not etag:
             current = self.get(name)
@@ -378,6 +392,7 @@ class CalDavProvider:
             raise NotFound(f"{self.name}: event {name} is gone")
         if response.status >= 300:
             raise ProviderError(f"{self.name}: updating {name} failed: HTTP {response.status}")
+        self._written.add(name)
         new_etag = str(response.headers.get("ETag", ""))
         if not new_etag:
             current = self.get(name)
