@@ -332,3 +332,32 @@ def test_booked_equals_live_make_up_minutes_after_meeting_changes(
     check_conservation(p2)
     p3 = run([*events, *after], settings=s)
     assert reconcile(p3.desired, after, NOW, NOW + s.catch_up.freeze, NOW + s.horizon) == []
+
+
+def owned_shape(calendar: Sequence[Event]) -> set[tuple[str, str, datetime, datetime]]:
+    return {(e.calendar, e.tag.key, e.start, e.end) for e in calendar if e.tag is not None}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(meeting_specs, meeting_specs, category_rules, st.booleans(), st.randoms(use_true_random=False))
+def test_a_cycle_cut_short_ends_where_a_whole_one_would(
+    before: list[tuple[int, int, int]],
+    after: list[tuple[int, int, int]],
+    fam: dict[str, str | None],
+    weekends_only: bool,
+    rnd: random.Random,
+) -> None:
+    """Applying only some of a cycle's writes and planning again ends with the calendars a whole cycle leaves."""
+    s = settings_from(fam, {})
+    if weekends_only:  # make-ups of several debts side by side on one day
+        s = with_category(s, "family", windows=[{"days": "sat-sun", "start": "09:00", "end": "18:00"}])
+    calendar = materialize(run(build(before), settings=s).desired)
+    events = build(after)
+    ops = reconcile(
+        run([*events, *calendar], settings=s).desired, calendar, NOW, NOW + s.catch_up.freeze, NOW + s.horizon
+    )
+    whole = apply_ops(ops, calendar)
+    partial = apply_ops([op for op in ops if rnd.random() < 0.5], calendar)
+    again = run([*events, *partial], settings=s)
+    healed = apply_ops(reconcile(again.desired, partial, NOW, NOW + s.catch_up.freeze, NOW + s.horizon), partial)
+    assert owned_shape(healed) == owned_shape(whole)

@@ -142,8 +142,8 @@ def keep_valid(
 
 
 def fold_small(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse, blocks: list[Makeup]) -> bool:
-    """A block paying less than ``min_block`` hands its minutes to a sibling that can grow by them.
-    Returns whether a block was folded (``blocks`` loses it)."""
+    """A block paying less than ``min_block`` hands its minutes to a sibling that can take them (in its
+    rounding, or by growing).  Returns whether a block was folded (``blocks`` loses it)."""
     changed = False
     for m in list(blocks):
         if m.owed >= minutes(ctx.rule(m.category).min_block):
@@ -154,7 +154,7 @@ def fold_small(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse,
         for h in blocks:
             if h is m or h.category != m.category:
                 continue
-            if extend(ctx, free, use, h, m.owed, debts):
+            if absorb(ctx, free, use, h, m.owed, debts):
                 for did, mins in m.pays.items():
                     h.pays[did] = h.pays.get(did, 0) + mins
                 blocks.remove(m)
@@ -167,44 +167,45 @@ def fold_small(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse,
 
 
 def grow(ctx: Ctx, needs: Mapping[str, Need], free: FreeTime, use: DayUse, blocks: list[Makeup]) -> bool:
-    """A debt that grew is paid by a block already booked for it: its rounding first, then by extending it.
+    """A debt that grew is paid by a block already booked for it: in its rounding, else by extending it.
     Returns whether any block now pays more."""
     changed = False
     for n in sorted(needs.values(), key=debt_order):
-        if n.remaining <= 0:
-            continue
         did = n.debt.id
         # Only blocks that already pay this debt: the result must not depend on history (a cycle cut
         # short after some of its writes ends, on the next cycle, where an uninterrupted one would).
         for h in sorted((h for h in blocks if did in h.pays), key=lambda h: h.start):
-            if h.end > min(n.debt.deadline, ctx.horizon_end):
-                continue
-            spare = min(h.minutes - h.owed, n.remaining)
-            if spare > 0:
-                h.pays[did] = h.pays.get(did, 0) + spare
-                n.scheduled += spare
-                changed = True
             rem = n.remaining
-            if rem > 0 and extend(ctx, free, use, h, rem, [n.debt]):
-                h.pays[did] = h.pays.get(did, 0) + rem
-                n.scheduled += rem
-                changed = True
-            if n.remaining <= 0:
+            if rem <= 0:
                 break
+            part = rem if absorb(ctx, free, use, h, rem, [n.debt]) else min(spare(h), rem)
+            if part > 0 and h.end <= n.debt.deadline:
+                h.pays[did] += part
+                n.scheduled += part
+                changed = True
     return changed
 
 
-def extend(ctx: Ctx, free: FreeTime, use: DayUse, h: Makeup, by: int, debts: Sequence[Debt]) -> bool:
-    """Lengthen ``h`` by ``by`` minutes at its end if that time is free in its category, within the
-    deadlines of ``debts`` and the day's ``max_per_day``."""
-    iv = Interval(h.end, h.end + timedelta_min(by))
+def spare(h: Makeup) -> int:
+    """Minutes of ``h`` beyond what it pays (its rounding to ``min_block``)."""
+    return max(h.minutes - h.owed, 0)
+
+
+def absorb(ctx: Ctx, free: FreeTime, use: DayUse, h: Makeup, by: int, debts: Sequence[Debt]) -> bool:
+    """Can ``h`` pay ``by`` more minutes of ``debts``?  From its rounding first, then by lengthening it at
+    its end if that time is free in its category, within the deadlines and the day's ``max_per_day``.
+    Lengthens ``h`` when needed; the caller books the payment."""
     hi = min([ctx.horizon_end, *(d.deadline for d in debts)])
-    if iv.end > hi or any(h.start < d.earliest for d in debts):
+    if h.end > hi or any(h.start < d.earliest for d in debts):
         return False
-    if not fits(free, h.category, iv) or not use.allows(h.category, h.start, by):
+    extra = by - spare(h)
+    if extra <= 0:
+        return True
+    iv = Interval(h.end, h.end + timedelta_min(extra))
+    if iv.end > hi or not fits(free, h.category, iv) or not use.allows(h.category, h.start, extra):
         return False
     take(free, iv)
-    use.used[(h.category, use.day(h.start))] += by
+    use.add(h.category, iv)
     h.end = iv.end
     return True
 
