@@ -26,14 +26,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-from tests.fakes.graph_server import Served, serve
+from tests.fakes.http_base import FakeHandler, LoopbackFake
 
 TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 USER_OID = "00000000-0000-0000-66f3-3332eca7ea81"
@@ -71,7 +70,7 @@ class AuthorityState:
     paths: list[str] = field(default_factory=list)
 
 
-class FakeAuthority:
+class FakeAuthority(LoopbackFake):
     """The authority; ``origin`` is what goes in the account's ``authority`` key."""
 
     def __init__(
@@ -91,35 +90,12 @@ class FakeAuthority:
         self.ca = trustme.CA()
         self.ca_path = workdir / "test-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_path))
-        self.served: Served | None = None
 
     # -- lifecycle -------------------------------------------------------------
-    def start(self) -> FakeAuthority:
+    def ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
-        authority = self
-
-        class Handler(_AuthorityHandler):
-            fake = authority
-
-        self.served = serve(Handler, ctx)
-        return self
-
-    def stop(self) -> None:
-        if self.served is not None:
-            self.served.stop()
-            self.served = None
-
-    def __enter__(self) -> FakeAuthority:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def origin(self) -> str:
-        assert self.served is not None
-        return self.served.origin
+        return ctx
 
     # -- the user's back door ------------------------------------------------------
     def approve(self, user_code: str) -> None:
@@ -239,12 +215,8 @@ class FakeAuthority:
         }
 
 
-class _AuthorityHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _AuthorityHandler(FakeHandler):
     fake: FakeAuthority
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
     def _send(self, status: int, doc: dict[str, Any]) -> None:
         data = json.dumps(doc).encode()
@@ -296,5 +268,7 @@ class _AuthorityHandler(BaseHTTPRequestHandler):
             return
         self._send(404, {"error": "not_found", "error_description": path})
 
+
+FakeAuthority.handler_class = _AuthorityHandler
 
 __all__ = ["DEVICE_GRANT", "FakeAuthority"]

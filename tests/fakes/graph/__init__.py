@@ -1,0 +1,1 @@
+"""A fake Microsoft Graph (calendar subset) on loopback (see :mod:`.server`)."""
