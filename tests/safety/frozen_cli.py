@@ -32,7 +32,32 @@ def main(argv: list[str]) -> int:
         return made
 
     App.engine = engine  # type: ignore[assignment,method-assign]
+    freeze_daemon(clock)
     return cli.main(argv[1:])
+
+
+def freeze_daemon(clock: object) -> None:
+    """The daemon (``run`` without ``--once``) on the same pinned clock: its engine and its providers."""
+    from idealweek import daemon
+    from idealweek.app import App
+
+    providers = App.providers
+
+    def pinned_providers(self: App, secrets: object) -> object:
+        made = providers(self, secrets)  # type: ignore[arg-type]
+        for provider in made.values():
+            if hasattr(provider, "clock"):
+                provider.clock = clock
+        return made
+
+    App.providers = pinned_providers  # type: ignore[assignment,method-assign]
+    init = daemon.Service.__init__
+
+    def pinned_init(self: daemon.Service, *args: object, **kw: object) -> None:
+        kw["clock"] = clock
+        init(self, *args, **kw)  # type: ignore[arg-type]
+
+    daemon.Service.__init__ = pinned_init  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
