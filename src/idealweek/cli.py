@@ -188,7 +188,7 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
     store = app.open_store()
     try:
         engine = app.engine(store)
-        engine.on_lock_wait = _tell_waiting
+        engine.on_lock_wait = lambda pid: _tell_waiting(pid, app.settings.safety.lock_wait.total_seconds())
         with _progress("Syncing calendars"):
             report = engine.cycle(force=args.force)
         from idealweek.alerts.hook import AlertHook
@@ -203,12 +203,12 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
         store.close()
 
 
-def _tell_waiting(pid: int | None) -> None:
+def _tell_waiting(pid: int | None, configured: float) -> None:
     from idealweek.lock import default_wait
 
     who = f"pid {pid}" if pid else "another process"
     print(
-        f"waiting for another idealweek ({who}) to finish its cycle (up to {default_wait():.0f} s)…",
+        f"waiting for another idealweek ({who}) to finish its cycle (up to {default_wait(configured):.0f} s)…",
         file=sys.stderr,
         flush=True,
     )

@@ -41,7 +41,7 @@ from idealweek import config as cfg
 from idealweek.clock import Clock, system_clock
 from idealweek.engine import CycleReport, Engine
 from idealweek.errors import ConfigError, IdealweekError
-from idealweek.lock import state_lock
+from idealweek.lock import default_wait, state_lock
 from idealweek.sdnotify import Notifier
 from idealweek.settling import settle_text
 from idealweek.store import Store
@@ -374,7 +374,7 @@ class Service:
             s = self.current.settings
             try:
                 folder = cfg.state_dir(s, self.app.config_path)
-                with state_lock(folder):
+                with state_lock(folder, default_wait(s.safety.lock_wait.total_seconds())):
                     store = Store(folder / "state.sqlite3")
                     try:
                         done = finalise_weeks(store, s.zone, self.clock())

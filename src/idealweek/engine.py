@@ -38,7 +38,7 @@ from idealweek.errors import (
     ProviderError,
     TransientError,
 )
-from idealweek.lock import state_lock
+from idealweek.lock import default_wait, state_lock
 from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind, debt_totals
 from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
 from idealweek.planner.keys import REKEYED
@@ -161,7 +161,12 @@ class Engine:
         on a snapshot (a look) it takes no lock and nothing it records outlives the snapshot."""
         if self.store.snapshot:
             return self._timed(dry_run=dry_run, force=force)
-        with state_lock(self.store.path.parent, self.lock_wait, on_wait=self.on_lock_wait):
+        wait = (
+            self.lock_wait
+            if self.lock_wait is not None
+            else default_wait(self.settings.safety.lock_wait.total_seconds())
+        )
+        with state_lock(self.store.path.parent, wait, on_wait=self.on_lock_wait):
             return self._timed(dry_run=dry_run, force=force)
 
     def _timed(self, *, dry_run: bool, force: bool) -> CycleReport:

@@ -41,11 +41,11 @@ class StateBusy(UserError):
         super().__init__(f"another idealweek ({who}) is running a cycle on {state_dir}")
 
 
-def default_wait() -> float:
-    """The configured wait: ``$IDEALWEEK_LOCK_WAIT`` seconds when set, else 60 s."""
+def default_wait(configured: float = DEFAULT_WAIT_S) -> float:
+    """The wait: ``$IDEALWEEK_LOCK_WAIT`` seconds when set, else ``configured`` (``safety.lock_wait``)."""
     raw = os.environ.get(WAIT_ENV, "").strip()
     if not raw:
-        return DEFAULT_WAIT_S
+        return configured
     try:
         value = float(raw)
     except ValueError:

@@ -218,6 +218,8 @@ class Safety(_Model):
     """A cycle that would delete more than this share of owned events stops (use --force)."""
     min_owned_for_share: int = Field(default=5, ge=0)
     """The share rule applies once at least this many owned events exist."""
+    lock_wait: Duration = timedelta(seconds=60)
+    """How long a cycle waits for another idealweek's cycle on the same state directory before giving up."""
 
 
 class Secrets(_Model):
