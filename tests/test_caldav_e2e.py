@@ -256,3 +256,12 @@ def test_wrong_password_is_not_stored(tmp_path: Path, server: DavServer, capsys:
     assert "idealweek auth caldav family" in capsys.readouterr().err
     assert home.main("run", "--once", "--quiet") != 0
     home.user.close()
+
+
+def test_doctor_checks_the_caldav_account(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    """`idealweek doctor` reaches the CalDAV server and finds the password (or knows none is needed)."""
+    home.main("doctor")
+    out = capsys.readouterr().out
+    assert "family CalDAV server" in out and "sign-in family (caldav)" in out
+    line = next(x for x in out.splitlines() if "sign-in family (caldav)" in x)
+    assert ("present" in line) if home.server.password else ("without a password" in line)

@@ -141,6 +141,9 @@ def _sign_ins(app: App, store: SecretStore | None) -> Iterator[Check]:
         if name not in used:
             yield Check(label, None, "no calendar uses this account")
             continue
+        if isinstance(acct, cfg.CalDavAccount) and not acct.username:
+            yield Check(label, None, "no username: the server is used without a password")
+            continue
         if store is None:
             yield Check(label, False, "cannot look: no secret store")
             continue
