@@ -155,7 +155,11 @@ def test_run_once_sends_alerts_and_records_the_version(tmp_path: Path, sink: Ale
     config = with_alerts(demo_copy(tmp_path), sink)
     assert main(["run", "--once", "--quiet", "--config", str(config), "--log-level", "warning"]) == 0
     sent = len(sink.received)
-    assert sent >= 1 and all(r.title == "idealweek: boundary violation" for r in sink.received)
+    # the demo's hard block is hit (a violation); its partner's late shifts leave one family debt without a
+    # joint slot in time (issue 18: "no time when the household is free")
+    titles = {r.title for r in sink.received}
+    assert "idealweek: boundary violation" in titles
+    assert titles <= {"idealweek: boundary violation", "idealweek: debt cannot be made up in time"}
     assert main(["run", "--once", "--quiet", "--config", str(config), "--log-level", "warning"]) == 0
     assert len(sink.received) == sent
     store = Store(tmp_path / "state" / "state.sqlite3")

@@ -89,7 +89,7 @@ def test_first_good_cycle_sends_ready_with_a_status(service: Service) -> None:
     rec = service.notifier
     assert isinstance(rec, Recorder)
     report = service.sync_job()
-    assert report is not None and report.ok and report.calendars_read == 3
+    assert report is not None and report.ok and report.calendars_read == 4  # work, home, family, partner
     service.sync_job()
     assert rec.sent.count("READY=1") == 1
     status = [s for s in rec.sent if s.startswith("STATUS=")][-1]
@@ -102,7 +102,7 @@ def test_failing_calendar_is_reported_and_others_still_sync(tmp_path: Path) -> N
     (tmp_path / "calendars" / "family.ics").unlink()
     svc = Service(context(config), notifier=Recorder())
     report = svc.sync_job()
-    assert report is not None and "family" in report.failed and report.calendars_read == 2
+    assert report is not None and "family" in report.failed and report.calendars_read == 3
     assert report.applied  # the others were written
     assert "last error: family: read failed" in svc.status_text()
     assert svc._failures == 1

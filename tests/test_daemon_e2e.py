@@ -74,7 +74,7 @@ def test_ready_watchdog_status_and_clean_stop(tmp_path: Path, notify: NotifyList
         wait_for(lambda: notify.count("WATCHDOG=1") >= 2, what="two WATCHDOG=1")
         status = wait_for(lambda: [s for s in notify.statuses() if s.startswith("next cycle")], what="STATUS")[-1]
         assert "open debt" in status and "last error: none" in status
-        assert d.events("cycle")[0]["calendars_read"] == 3
+        assert d.events("cycle")[0]["calendars_read"] == 4  # the demo: work, home, family, partner
         assert d.events("daemon.ready")
         t0 = time.monotonic()
         assert d.stop() == 0

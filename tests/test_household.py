@@ -95,6 +95,10 @@ def test_no_joint_slot_before_deadline_is_overdue_with_the_reason() -> None:
     assert st_.status == DebtStatus.OVERDUE and st_.unplaced == 60
     assert st_.reason == NO_JOINT_TIME
     check_conservation(p)
+    from idealweek.alerts.triggers import debt_alerts, plan_facts
+
+    (alert,) = debt_alerts(S, plan_facts(p, NOW)[1])
+    assert NO_JOINT_TIME in alert.body
 
 
 def test_household_change_moves_a_booked_makeup_outside_the_freeze() -> None:

@@ -108,6 +108,8 @@ class LateDebt:
     deadline: datetime
     overdue: bool
     """The deadline has passed (else: it cannot be placed before the deadline)."""
+    reason: str = ""
+    """Why it found no time, when the planner knows (``no time when the household is free``)."""
 
 
 def plan_facts(plan: Plan, now: datetime) -> tuple[list[BlockHit], list[LateDebt]]:
@@ -129,7 +131,7 @@ def plan_facts(plan: Plan, now: datetime) -> tuple[list[BlockHit], list[LateDebt
         d = st.debt
         if d.deadline <= now - DEBT_NEWS:
             continue
-        late.append(LateDebt(d.id, d.category, owed, d.deadline, d.deadline <= now))
+        late.append(LateDebt(d.id, d.category, owed, d.deadline, d.deadline <= now, st.reason))
     return hits, late
 
 
@@ -159,6 +161,14 @@ def debt_alerts(settings: Settings, late: Sequence[LateDebt]) -> list[Alert]:
                 "before it was made up. idealweek keeps offering it the next free slot."
             )
             out.append(Alert(f"debt-overdue:{d.debt_id}", AlertKind.DEBT, "idealweek: debt overdue", body))
+        elif d.reason:
+            body = (
+                f"{_minutes(d.minutes)} of {cat} debt cannot be placed before its deadline "
+                f"{_when(d.deadline, zone)}: {d.reason}. idealweek keeps offering it the next time you are all free."
+            )
+            out.append(
+                Alert(f"debt-late:{d.debt_id}", AlertKind.DEBT, "idealweek: debt cannot be made up in time", body)
+            )
         else:
             body = (
                 f"{_minutes(d.minutes)} of {cat} debt cannot be placed before its deadline "
