@@ -193,3 +193,15 @@ def test_demo_partner_busy_weekday_evenings_pushes_family_makeups_to_the_weekend
     assert main(["week", "--config", str(config), "--log-level", "error"]) == 0
     out = capsys.readouterr().out
     assert "household busy" in out and "household free" in out
+
+
+def test_config_check_names_a_household_without_together_and_the_reverse() -> None:
+    """`config check` and doctor say when together has no household calendar, or household calendars go unused."""
+    from idealweek.config import what_is_missing
+
+    text = BASE_TOML.format(zone="Europe/Berlin", focus="4h")
+    alone = loads(text.replace('title = "Family time"', 'title = "Family time"\ntogether = true'))
+    assert any("together = true but no calendar has role" in g for g in what_is_missing(alone))
+    unused = household_settings(together=False)
+    assert any('role "household" but no category sets together' in g for g in what_is_missing(unused))
+    assert not any("household" in g for g in what_is_missing(S))

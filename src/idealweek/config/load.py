@@ -56,6 +56,14 @@ def what_is_missing(settings: Settings) -> list[str]:
         gaps.append('protect rules but no calendar with role "blocks": protected blocks are not written anywhere')
     if settings.calendars and settings.focus.weekly_target and not settings.calendars_with(Role.FOCUS):
         gaps.append('focus.weekly_target is set but no calendar has role "focus": focus blocks are not written')
+    together = sorted(name for name, cat in settings.categories.items() if cat.together)
+    if together and not settings.calendars_with(Role.HOUSEHOLD):
+        gaps.append(
+            f'categories {", ".join(together)} set together = true but no calendar has role "household": '
+            "their make-ups look only at your own calendars"
+        )
+    if settings.calendars_with(Role.HOUSEHOLD) and not together:
+        gaps.append('calendars with role "household" but no category sets together = true: their busy time is not used')
     return gaps
 
 
