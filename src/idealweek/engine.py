@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -154,6 +154,10 @@ class Engine:
         """The sync token each calendar's cached events belong to; another token in the store means
         another process advanced it, and the calendar is reloaded from SQLite."""
         self._pruned_day: date | None = None
+        self._held_until: datetime | None = None
+        self._held_since: datetime | None = None
+        """Memory holds the events that start before this instant (and idealweek's own, wherever they lie);
+        later ones stay in the event cache until the window reaches them (see :meth:`_window_end`)."""
 
     # -- the cycle --------------------------------------------------------------
     def cycle(self, *, dry_run: bool = False, force: bool = False) -> CycleReport:
@@ -219,7 +223,7 @@ class Engine:
             report.calendars_read = len(changes)
             for name, cs in changes.items():
                 store.apply_changes(name, cs.full, cs.upserts, cs.removed, cs.token, now)
-            cache = self._events_after(changes, read_from)
+            cache = self._events_after(changes, read_from, self._window_end(now))
             if self._pruned_day != since.date():  # once a day: forget what has aged out of the window
                 if not dry_run:
                     store.prune_events(since)
@@ -235,6 +239,8 @@ class Engine:
         # only once the transaction holding the same changes has committed
         self._cache = cache
         self._cache_tokens = {name: store.token(name) for name in cache}
+        self._held_until = self._window_end(now)
+        self._held_since = since
         if not dry_run:
             self._pruned_day = since.date()
 
@@ -247,22 +253,46 @@ class Engine:
         if dry_run:
             return
         self._apply(ops, now, report)
+        self._sync_writes(report)
         with store.transaction():
             store.add_cycle(now, report.summary())
 
+    def _window_end(self, now: datetime) -> datetime:
+        """Events starting after this are left in the event cache, not held in memory (issue 15).
+
+        The horizon or the end of next week, whichever is later, plus two days; on whole UTC days, so
+        the window moves on once a day (the events it reaches are then loaded from the cache).
+        """
+        day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return day + max(self.settings.horizon, timedelta(days=14)) + timedelta(days=3)
+
+    def events(self) -> list[Event]:
+        """The events of the last cycle, as the planner saw them (memory: the planning window and our own)."""
+        return [ev for cal in sorted(self._cache) for ev in self._cache[cal].values()]
+
+    def holds(self, start: datetime, end: datetime) -> bool:
+        """True when memory holds every event of [``start``, ``end``) that the event cache holds."""
+        since, until = self._held_since, self._held_until
+        return since is not None and until is not None and since <= start and end <= until
+
     def _events_after(
-        self, changes: Mapping[str, ChangeSet], read_from: Mapping[str, str | None]
+        self, changes: Mapping[str, ChangeSet], read_from: Mapping[str, str | None], until: datetime
     ) -> dict[str, dict[str, Event]]:
-        """Every calendar's events after this cycle's changes.
+        """Every calendar's events after this cycle's changes, those starting before ``until`` and our own.
 
         From memory while memory belongs to the token the store holds; from SQLite on first use and
         whenever another process advanced the calendar's token (the database wins over memory).
         """
+
+        def held(e: Event) -> bool:
+            return e.start < until or e.tag is not None
+
         out: dict[str, dict[str, Event]] = {}
+        moved_on = self._held_until is not None and until > self._held_until
         for name in self.providers:
             cs = changes.get(name)
             if cs is not None and cs.full:
-                out[name] = {e.uid: e for e in cs.upserts}
+                out[name] = {e.uid: e for e in cs.upserts if held(e)}
                 continue
             base = self._cache.get(name)
             stored = read_from[name] if name in changes else self.store.token(name)
@@ -270,8 +300,12 @@ class Engine:
                 log.info("cache.reloaded", calendar=name, why="another process advanced the sync token")
                 base = None
             if base is None:  # the store already holds this cycle's changes
-                out[name] = {e.uid: e for e in self.store.events([name])}
+                out[name] = {e.uid: e for e in self.store.events([name], until=until)}
                 continue
+            if moved_on and self._held_until is not None:  # a new day: the events the window now reaches
+                base = dict(base)
+                for e in self.store.events_starting(name, self._held_until, until):
+                    base.setdefault(e.uid, e)
             if cs is not None and (cs.upserts or cs.removed):
                 base = dict(base)
                 gone = set(cs.removed)
@@ -281,7 +315,10 @@ class Engine:
                     # a deleted recurring series may be reported by its id only: its occurrences go too
                     base = {u: e for u, e in base.items() if e.series not in gone}
                 for e in cs.upserts:
-                    base[e.uid] = e
+                    if held(e):
+                        base[e.uid] = e
+                    else:
+                        base.pop(e.uid, None)  # moved beyond the window: in the event cache only
             out[name] = base
         return out
 
@@ -434,6 +471,18 @@ class Engine:
                     report.auth_failed[op.calendar] = str(exc)
                 log.warning("write.failed", calendar=op.calendar, key=op.key, error=str(exc))
             self._remember(op, sig, answer)
+
+    def _sync_writes(self, report: CycleReport) -> None:
+        """Providers that batch the durability of their writes (vdir: one fsync per folder) make them durable."""
+        for name, prov in sorted(self.providers.items()):
+            sync = getattr(prov, "sync", None)
+            if not callable(sync):
+                continue
+            try:
+                sync()
+            except OSError as exc:
+                report.failed[name] = f"write failed: {exc}"
+                log.warning("write.sync_failed", calendar=name, error=str(exc))
 
     # -- convergence: no identical write twice ---------------------------------------
     def _held_back(self, op: Operation, sig: tuple[object, ...], report: CycleReport) -> bool:

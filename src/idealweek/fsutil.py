@@ -61,8 +61,12 @@ def atomic_write(
     mode: int = PRIVATE_FILE,
     exclusive: bool = False,
     before_replace: Callable[[], None] | None = None,
+    sync_dir: bool = True,
 ) -> None:
     """Put ``data`` at ``path`` atomically and durably with permissions ``mode``.
+
+    ``sync_dir=False``: the folder is not fsynced here; the caller does it once for many files
+    (:func:`fsync_dir`), before it relies on their names having reached the disk.
 
     ``exclusive``: the target must not exist (raises :class:`FileExistsError`); a hard link makes
     that check atomic where the file system has them.  ``before_replace`` runs right before an
@@ -95,7 +99,8 @@ def atomic_write(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    fsync_dir(folder)
+    if sync_dir:
+        fsync_dir(folder)
 
 
 def create_new(path: Path, data: bytes | str, *, force: bool = False) -> None:

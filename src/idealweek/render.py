@@ -348,9 +348,18 @@ def view_for(engine: Engine, report: CycleReport, label: str = "", offset: int =
         return None
     zone = engine.settings.zone
     start = resolve_week(report.at, zone, label, offset)
-    events = engine.store.events()
+    events = week_events(engine, report.plan, start)
     plan = plan_covering(engine, report.plan, events, start)
     return week_view(plan, events, start, zone, engine.settings.category_title, report.at)
+
+
+def week_events(engine: Engine, plan: Plan, start: datetime) -> Sequence[Event]:
+    """The events a picture of the week at ``start`` needs: the cycle's own (in memory) for a week the
+    plan covers, else everything in the event cache (a past week is planned again as of its end)."""
+    lookback = plan.now - engine.settings.longest_within - timedelta(days=1)
+    if start >= lookback and engine.holds(start, start + timedelta(days=7, hours=2)):
+        return engine.events()
+    return engine.store.events()
 
 
 def plan_covering(engine: Engine, plan: Plan, events: Sequence[Event], start: datetime) -> Plan:
@@ -380,8 +389,8 @@ def print_week(engine: Engine, report: CycleReport, label: str = "", offset: int
         return
     zone = engine.settings.zone
     titles = engine.settings.category_title
-    events = engine.store.events()
     start = resolve_week(report.at, zone, label, offset)
+    events = week_events(engine, report.plan, start)
     plan = plan_covering(engine, report.plan, events, start)
     view = week_view(plan, events, start, zone, titles, report.at)
     if sys.stdout.isatty():

@@ -76,6 +76,15 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 
+_INDEXES = (
+    # The event cache by calendar and start time: a cycle loads only the planning window (issue 15).
+    "CREATE INDEX IF NOT EXISTS events_by_start ON events(calendar, json_extract(data, '$[3]'))",
+    # idealweek's own events (tagged), wherever they lie: always held in memory.
+    "CREATE INDEX IF NOT EXISTS events_owned ON events(calendar) WHERE json_extract(data, '$[13]') IS NOT NULL",
+)
+"""Indexes that change no data: made on every open when missing (no schema version of their own)."""
+
+
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     text = str(exc).lower()
     return any(w in text for w in ("not a database", "malformed", "integrity check failed", "corrupt", "encrypted"))
@@ -337,6 +346,8 @@ class Store:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        for index in _INDEXES:
+            db.execute(index)
 
     def close(self) -> None:
         self.db.close()
@@ -442,7 +453,21 @@ class Store:
         """The next read of ``calendar`` is a full one (what we hold of it may be stale)."""
         self.db.execute("UPDATE sync_state SET token=NULL WHERE calendar=?", (calendar,))
 
-    def events(self, calendars: Iterable[str] | None = None) -> list[Event]:
+    def events(self, calendars: Iterable[str] | None = None, until: datetime | None = None) -> list[Event]:
+        """The cached events (of ``calendars``); with ``until``, only those starting before it and
+        idealweek's own events wherever they lie (the planning window: far-future events stay on disk)."""
+        if until is not None:
+            names = list(calendars) if calendars is not None else self.calendars()
+            q = ",".join("?" * len(names))
+            at = until.timestamp()
+            rows = self.db.execute(
+                f"SELECT data FROM events WHERE calendar IN ({q}) AND json_extract(data, '$[3]') < ?"
+                f" UNION ALL SELECT data FROM events WHERE calendar IN ({q}) AND json_extract(data, '$[3]') IS NULL"
+                f" UNION ALL SELECT data FROM events INDEXED BY events_owned WHERE calendar IN ({q})"
+                " AND json_extract(data, '$[13]') IS NOT NULL AND json_extract(data, '$[3]') >= ?",
+                [*names, at, *names, *names, at],  # the middle part: rows of version 0.1.0 (no list to index)
+            ).fetchall()
+            return [event_from_json(r[0]) for r in rows]
         if calendars is None:
             rows = self.db.execute("SELECT data FROM events").fetchall()
         else:
@@ -450,6 +475,19 @@ class Store:
             q = ",".join("?" * len(names))
             rows = self.db.execute(f"SELECT data FROM events WHERE calendar IN ({q})", names).fetchall()
         return [event_from_json(r[0]) for r in rows]
+
+    def events_starting(self, calendar: str, start: datetime, before: datetime) -> list[Event]:
+        """The cached events of ``calendar`` that start in [``start``, ``before``) (the window moving on)."""
+        rows = self.db.execute(
+            "SELECT data FROM events WHERE calendar=? AND json_extract(data, '$[3]') >= ?"
+            " AND json_extract(data, '$[3]') < ?",
+            (calendar, start.timestamp(), before.timestamp()),
+        ).fetchall()
+        return [event_from_json(r[0]) for r in rows]
+
+    def calendars(self) -> list[str]:
+        """The calendars with cached events."""
+        return [str(r[0]) for r in self.db.execute("SELECT DISTINCT calendar FROM events")]
 
     # -- owned map ------------------------------------------------------------
     def owned(self) -> dict[tuple[str, str], OwnedRow]:

@@ -15,7 +15,9 @@ held (a fresh process), it answers with a full listing instead.
 Writes go only to files idealweek created (``<stable_id(key)>.ics``, UID = the
 same id, an ``X-IDEALWEEK`` tag).  Every write is atomic: a hidden temp file in
 the same folder, fsync, then ``os.link`` (create: never clobbers) or
-``os.replace`` (update), then an fsync of the folder.
+``os.replace`` (update).  The folder is fsynced once per cycle for all its
+writes (:meth:`VdirProvider.sync`, called by the engine after the writes), not
+once per file.
 
 Deleted stays deleted, as on Google: each created event also leaves an empty
 marker ``.idealweek-owned/<uid>`` in the folder (hidden; khal and vdirsyncer
@@ -91,6 +93,9 @@ class VdirProvider:
         self._files: dict[str, FileState] = {}
         self._files_window: Window | None = None
         self._uids: dict[tuple[str, str], frozenset[str]] = {}
+        self._unsynced = False
+        """Files were written or deleted since the folder was last fsynced (see :meth:`sync`)."""
+        self._unsynced_marks = False
         """(file name, sha) -> the uids that content gave, for computing removals."""
         if writable and create_folder:
             self._ensure_folder()
@@ -214,6 +219,7 @@ class VdirProvider:
 
     # -- reading ------------------------------------------------------------
     def read_changes(self, token: str | None) -> ChangeSet:
+        self.sync()  # writes of a cycle whose engine did not call sync (an exception, an older caller)
         self.requests.count("read")
         window = self._window()
         old = VdirToken.decode(token) if token else None
@@ -278,9 +284,10 @@ class VdirProvider:
                 raise PreconditionFailed(f"{self.name}: {target.name} changed while writing")
 
         try:
-            atomic_write(target, data, exclusive=exclusive, before_replace=unchanged)
+            atomic_write(target, data, exclusive=exclusive, before_replace=unchanged, sync_dir=False)
         except FileExistsError as exc:
             raise AlreadyExists(f"{self.name}: {target.name} exists") from exc
+        self._unsynced = True
 
     def _fingerprint(self, path: Path) -> str | None:
         try:
@@ -351,14 +358,29 @@ class VdirProvider:
             marks.mkdir(exist_ok=True)
             fd = os.open(marks / uid, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
-            fsync_dir(marks)
+            self._unsynced_marks = True
         except OSError as exc:
             log.warning("vdir.mark_failed", calendar=self.name, uid=uid, error=str(exc))
 
     def _unmark(self, uid: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.path / MARKS / uid).unlink()
+            self._unsynced_marks = True
+
+    def sync(self) -> None:
+        """Make this cycle's writes durable: one fsync of the folder for all its files (each file was
+        fsynced when written), then one of the marker folder (the folder first: its names are on disk
+        before the markers that vouch for them).
+
+        The engine calls it after a cycle's writes, before the cycle's records are final; the next read
+        and :meth:`close` call it too.
+        """
+        if self._unsynced:
+            fsync_dir(self.path)
+            self._unsynced = False
+        if self._unsynced_marks:
             fsync_dir(self.path / MARKS)
+            self._unsynced_marks = False
 
     def update(self, existing: Event, desired: DesiredEvent) -> Event:
         self.requests.count("update", write=True)
@@ -386,12 +408,12 @@ class VdirProvider:
             return
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        fsync_dir(self.path)
+        self._unsynced = True
         if path.parent == self.path and path.suffix == ".ics" and path.stem == existing.uid:
             self._unmark(existing.uid)  # deleted by idealweek: the id may be used again
 
     def close(self) -> None:
-        return None
+        self.sync()
 
 
 __all__ = ["VdirProvider"]
