@@ -159,7 +159,8 @@ def busy_times(h: Household) -> list[tuple[datetime, datetime]]:
 def test_family_makeup_lands_where_everyone_is_free_and_steady_cycles_read_each_source_once(home: Household) -> None:
     """Partner busy on weekday evenings (Google free/busy), the kid on Saturday morning (Graph getSchedule), the
     sitter away Saturday afternoon (vdir): the family make-up goes to Sunday; a steady cycle costs one request per
-    calendar, household sources included, and writes nothing; a partner change on the make-up moves it."""
+    calendar, household sources included, and writes nothing; a partner change on the make-up moves it; of the
+    household calendars only busy times are stored."""
     for day in range(0, 12):
         if at(day, 0).weekday() < 5:
             home.fake.user_add(PARTNER, "Late shift", at(day, 18, 30), at(day, 21, 30))
@@ -174,6 +175,8 @@ def test_family_makeup_lands_where_everyone_is_free_and_steady_cycles_read_each_
     assert booked[0].astimezone(BERLIN).weekday() == 6, booked  # Sunday: the first time everyone is free
     for s, e in busy_times(home):
         assert not (s < booked[1] and booked[0] < e)
+    sitter = home.store.events(["sitter"])
+    assert sitter and all(e.title == "" and e.busy for e in sitter)  # only "this person is busy" is kept
 
     home.cycle()  # reads back its own writes
     before = {n: (p.requests.reads, p.requests.writes) for n, p in home.providers.items()}

@@ -39,12 +39,12 @@ from idealweek.errors import (
     TransientError,
 )
 from idealweek.lock import default_wait, state_lock
-from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind, debt_totals
+from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind, Role, debt_totals
 from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
 from idealweek.planner.keys import REKEYED
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
-from idealweek.retention import keep_since, minimise
+from idealweek.retention import busy_only, keep_since, minimise
 from idealweek.store import OwnedRow, Store
 from idealweek.week import iso_week_bounds, week_ended_before, week_start_from_label
 from idealweek.weekstats import final_weeks
@@ -192,6 +192,7 @@ class Engine:
         changes: dict[str, ChangeSet] = {}
         read_from: dict[str, str | None] = {}
         since = keep_since(now, s.longest_within)
+        household = set(s.calendars_with(Role.HOUSEHOLD))
         for name in sorted(self.providers):
             prov = self.providers[name]
             token = store.token(name)
@@ -210,6 +211,8 @@ class Engine:
                     "nothing was changed. If the calendar really is empty now, run again with --force."
                 )
             changes[name] = minimise(cs, since)  # only what the plan needs is kept (retention.py)
+            if name in household:
+                changes[name] = busy_only(changes[name])  # another person's calendar: only when they are busy
             read_from[name] = token
 
         with store.transaction():

@@ -9,6 +9,8 @@
   the longest catch-up window plus a day and over the whole previous week (for its figures); a
   margin is kept on top.  Past weeks live on only as figures (``review``).  The future is kept
   as the service sends it (an incrementally synced calendar does not resend unchanged events).
+* **Household calendars** (another person's busy time, issue 18) keep only when they are busy: no title,
+  description, location or attendees (:func:`busy_only`).
 * Google full syncs ask only for events from :func:`history_lookback` ago (``timeMin``), so the
   history of a calendar is never downloaded in the first place.
 """
@@ -53,4 +55,15 @@ def minimise(changes: ChangeSet, since: datetime) -> ChangeSet:
     return dataclasses.replace(changes, upserts=upserts)
 
 
-__all__ = ["history_lookback", "keep_since", "minimise", "needed"]
+def busy_only(changes: ChangeSet) -> ChangeSet:
+    """A household calendar's changes as stored: only "this person is busy" (times, status, busy/free)."""
+    if not any(e.title or e.description or e.location or e.attendees or e.organizer_other for e in changes.upserts):
+        return changes
+    bare = [
+        dataclasses.replace(e, title="", description="", location="", attendees=0, organizer_other=False)
+        for e in changes.upserts
+    ]
+    return dataclasses.replace(changes, upserts=bare)
+
+
+__all__ = ["busy_only", "history_lookback", "keep_since", "minimise", "needed"]
