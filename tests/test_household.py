@@ -150,6 +150,25 @@ def test_together_makeups_never_overlap_household_busy_and_debt_is_conserved(
     assert reconcile(again.desired, owned, NOW, NOW + S.catch_up.freeze, NOW + S.horizon) == []
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(meeting_specs, household_specs, household_specs)
+def test_household_changes_after_booking_move_makeups_off_busy_time(
+    specs: list[tuple[int, int, int]], before: list[tuple[int, int, int]], after: list[tuple[int, int, int]]
+) -> None:
+    """Booked make-ups meet new household busy time: on replanning none overlaps it and debt is still conserved."""
+    events = build(specs)
+    first_busy = [busy(at(d, q // 4, (q % 4) * 15), n, f"a{i}") for i, (d, q, n) in enumerate(before)]
+    first = run([*events, *first_busy])
+    owned = materialize(first.desired)
+    later = [busy(at(d, q // 4, (q % 4) * 15), n, f"b{i}") for i, (d, q, n) in enumerate(after)]
+    again = run([*events, *first_busy, *later, *owned])
+    hb = timeline.union([e.interval for e in [*first_busy, *later]])
+    starts = [iv.start for iv in hb]
+    for iv in family(again):
+        assert not timeline.overlaps_any(hb, starts, iv), iv
+    check_conservation(again)
+
+
 @pytest.mark.parametrize(
     ("snippet", "expected"),
     [
@@ -205,3 +224,24 @@ def test_config_check_names_a_household_without_together_and_the_reverse() -> No
     unused = household_settings(together=False)
     assert any('role "household" but no category sets together' in g for g in what_is_missing(unused))
     assert not any("household" in g for g in what_is_missing(S))
+
+
+def test_free_busy_window_moves_once_a_day_so_a_clipped_period_is_no_change() -> None:
+    """The free/busy window covers the horizon in whole days: a period clipped at its end reads the same all day."""
+    from datetime import UTC
+
+    from idealweek.providers.freebusy import FreeBusyProvider
+
+    clock = [datetime(2030, 3, 4, 6, 0, tzinfo=UTC)]
+    far = datetime(2030, 3, 19, 12, tzinfo=UTC)
+
+    def query(lo: datetime, hi: datetime) -> list[Interval]:
+        return [Interval(max(far, lo), min(far + timedelta(days=3), hi))]
+
+    p = FreeBusyProvider("partner", query, horizon=timedelta(days=14), clock=lambda: clock[0])
+    first = p.read_changes(None)
+    lo, hi = p.window()
+    assert hi - lo == timedelta(days=16) and hi >= clock[0] + timedelta(days=14)
+    clock[0] = datetime(2030, 3, 4, 23, 0, tzinfo=UTC)
+    again = p.read_changes(first.token)
+    assert again.upserts == [] and again.removed == []

@@ -79,10 +79,11 @@ class FreeBusyProvider:
         self._close = close
 
     def window(self) -> tuple[datetime, datetime]:
-        """From the start of today (UTC) to the planning horizon plus a day: all the planner places make-ups in."""
+        """From the start of today (UTC) to past the planning horizon, whole days: all the planner places make-ups
+        in.  The ends move once a day, so a busy period clipped at an end does not change every cycle."""
         now = self.clock().astimezone(UTC)
         lo = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return lo, now + self.horizon + timedelta(days=1)
+        return lo, lo + timedelta(days=self.horizon.days + 2)
 
     def read_changes(self, token: str | None) -> ChangeSet:
         lo, hi = self.window()
