@@ -256,11 +256,12 @@ def test_icloud_listing_the_collection_among_changes_is_ignored(
 def test_without_sync_collection_the_library_fallback_is_used(
     server: DavServer, user: DavUser, cal: str, proxy: DavProxy
 ) -> None:
-    """A server refusing sync-collection (Zimbra) is read by full listings with an ETag digest token."""
+    """A server refusing sync-collection (Zimbra) is read by full listings with an ETag digest token (tried daily)."""
     user.add(cal, "A", T0, T0 + timedelta(hours=1))
     forbidden = b'<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:supported-report/></D:error>'
-    proxy.fail(status=403, method="REPORT", body="sync-collection", payload=forbidden, times=1000)
-    p = make(server, cal, url=proxy.url)
+    refusal = proxy.fail(status=403, method="REPORT", body="sync-collection", payload=forbidden, times=1000)
+    clock = Clock(datetime(2030, 1, 10, 8, tzinfo=UTC))
+    p = make(server, cal, url=proxy.url, clock=clock)
     first = p.read_changes(None)
     assert first.full and len(first.upserts) == 1
     assert (decode_token(first.token) or ("", 0))[0].startswith("fake-")
@@ -269,6 +270,11 @@ def test_without_sync_collection_the_library_fallback_is_used(
     user.add(cal, "B", T0 + timedelta(hours=2), T0 + timedelta(hours=3))
     changed = p.read_changes(same.token)
     assert changed.full and len(changed.upserts) == 2
+    refusal.times = 0  # the server learnt sync-collection: the daily full read tries it again
+    clock.now += timedelta(days=1, minutes=1)
+    daily = p.read_changes(changed.token)
+    assert daily.full and len(daily.upserts) == 2
+    assert not (decode_token(daily.token) or ("fake-", 0))[0].startswith("fake-")
 
 
 def test_dropped_connections_and_5xx_are_retried(server: DavServer, user: DavUser, cal: str, proxy: DavProxy) -> None:

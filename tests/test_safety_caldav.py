@@ -1,7 +1,7 @@
-"""Safety on CalDAV: real SIGKILLs of `run --once` against a real Radicale, and the fault matrix through a proxy.
+"""Safety on CalDAV: real SIGKILLs of `run --once` against real Radicale and Xandikos, and the fault matrix.
 
-Kill trials: the command runs as a subprocess (clock pinned) against
-Radicale behind a loopback proxy that holds the n-th PUT/DELETE — before
+Each runs once per server.  Kill trials: the command runs as a subprocess (clock pinned) against
+the server behind a loopback proxy that holds the n-th PUT/DELETE — before
 forwarding it, or after the server acted but before answering — while the
 test SIGKILLs the process; some kills are timed.  After every kill: no
 duplicate owned event, the user's events byte for byte untouched, the debt
@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.dav_servers import KINDS
 from tests.safety.caldav_world import (
     DavServices,
     DavWorld,
@@ -45,9 +46,10 @@ SEEDS = range(5000, 5000 + 4 * SCALE)
 KILLS = 5
 
 
-@pytest.fixture(scope="module")
-def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServices]:
-    with dav_services(tmp_path_factory.mktemp("safety-caldav")) as s:
+@pytest.fixture(scope="module", params=KINDS)
+def svc(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServices]:
+    TWINS.clear()  # the clean twins live on one server
+    with dav_services(tmp_path_factory.mktemp(f"safety-{request.param}"), request.param) as s:
         yield s
 
 

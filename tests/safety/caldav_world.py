@@ -1,7 +1,7 @@
-"""CalDAV worlds for the safety suite: a real Radicale behind a loopback proxy, the real command, a clean twin.
+"""CalDAV worlds for the safety suite: a real server behind a loopback proxy, the real command, a clean twin.
 
 :class:`DavServices` runs one Radicale (with a password kept in an encrypted
-file store) and a :class:`~tests.fakes.dav_proxy.DavProxy` in front of it for
+file store) or Xandikos (no authentication) and a :class:`~tests.fakes.dav_proxy.DavProxy` in front of it for
 a whole test module.  Each :class:`DavWorld` is a fresh pair of calendars on
 it — ``work`` (meetings) and ``home`` (blocks) — with its own config and state
 directory, so trials never see each other's events.  The command reaches the
@@ -42,17 +42,18 @@ Owned = tuple[str, str, str, datetime, datetime]
 class DavServices:
     """One Radicale, the proxy in front of it, a secret-store key and a signed-in template state directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, kind: str = "radicale") -> None:
         from idealweek.secrets import generate_key, open_store
 
         self.root = root
-        self.server = DavServer("radicale", root).start()
+        self.server = DavServer(kind, root).start()
         self.proxy = DavProxy(self.server.port)
         self.key = root / "secrets.key"
         self.key.write_text(generate_key())
         self.template = root / "template-state"
         self.template.mkdir()
-        open_store("file", self.template, str(self.key)).set("token:family", self.server.password)
+        if self.server.password:
+            open_store("file", self.template, str(self.key)).set("token:family", self.server.password)
         self.user = self.server.user()
         self._n = 0
 
@@ -67,8 +68,8 @@ class DavServices:
 
 
 @contextlib.contextmanager
-def dav_services(root: Path) -> Iterator[DavServices]:
-    svc = DavServices(root)
+def dav_services(root: Path, kind: str = "radicale") -> Iterator[DavServices]:
+    svc = DavServices(root, kind)
     try:
         yield svc
     finally:

@@ -171,15 +171,15 @@ class CalDavProvider:
             sync, full_at = state
             every = FULL_EVERY_FRAGILE if self._fragile() else FULL_EVERY
             due = now.timestamp() - full_at >= every.total_seconds()
-            if sync.startswith(FALLBACK):
-                return self._fallback(None, now, int(now.timestamp())) if due else self._fallback(sync, now, full_at)
-            if not due:
+            if due:
+                self._log.debug("caldav daily full read (sync-collection is tried again)")
+            elif sync.startswith(FALLBACK):
+                return self._fallback(sync, now, full_at)
+            else:
                 try:
                     return self._sync(sync, now, full_at)
                 except DavFailure as exc:
                     self._log.info("caldav sync token refused, reading the calendar fully", error=_short(exc))
-            else:
-                self._log.debug("caldav daily full read")
         if self._no_sync():
             return self._fallback(None, now, int(now.timestamp()))
         try:
