@@ -199,7 +199,7 @@ def interleave(
     twin: World,
     tally: Tally,
     *,
-    process_share: float = 0.15,
+    process_share: float = 0.1,
     after_change: Callable[[datetime], None] | None = None,
 ) -> None:
     """One interleaving: 1-3 commands (looks or ``run --once``) started at random instants beside the
