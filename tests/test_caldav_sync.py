@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from idealweek.errors import AuthError, ProviderError
+from idealweek.errors import AuthError, ProviderError, TransientError
 from idealweek.model import Response, utc
 from idealweek.providers.caldav import CalDavProvider, ClientOptions, DavSession, RetryPolicy
 from idealweek.providers.caldav.mapping import events_of_resource
@@ -338,3 +338,26 @@ def test_plain_http_is_refused_off_loopback(tmp_path: Path) -> None:
     ok = DavSession(ClientOptions(url="https://caldav.icloud.com/", username="u", password="p", features="icloud"))
     assert ok.client.ssl_verify_cert is True
     ok.close()
+
+
+def test_tls_is_verified_against_the_ca_bundle(tmp_path: Path) -> None:
+    """Over https the server's certificate is verified: refused without its CA, accepted with ca_bundle."""
+    with running("radicale", tmp_path, tls=True) as tls:
+        assert tls.url.startswith("https://") and tls.ca_path is not None
+        plain = make(tls, f"/{tls.username}/")
+        with pytest.raises(ProviderError, match="ca_bundle") as info:
+            plain.read_changes(None)
+        assert not isinstance(info.value, TransientError)  # a certificate problem is not retried
+        options = ClientOptions(
+            url=tls.url,
+            username=tls.username,
+            password=tls.password,
+            ca_bundle=str(tls.ca_path),
+            retry=RetryPolicy(attempts=1),
+            account="home",
+        )
+        session = DavSession(options)
+        from idealweek.providers.caldav.provider import list_collections
+
+        assert list_collections(session) == []  # connected and authenticated: Jane has no calendar yet
+        session.close()

@@ -38,9 +38,12 @@ def free_port() -> int:
 class DavServer:
     """One real CalDAV server on a loopback port."""
 
-    def __init__(self, kind: str, root: Path) -> None:
+    def __init__(self, kind: str, root: Path, *, tls: bool = False) -> None:
         assert kind in KINDS, kind
+        assert not tls or kind == "radicale", "TLS is set up for Radicale only"
         self.kind = kind
+        self.tls = tls
+        self.ca_path: Path | None = None
         self.root = root
         self.storage = root / f"{kind}-storage"
         self.storage.mkdir(parents=True, exist_ok=True)
@@ -60,7 +63,22 @@ class DavServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
+
+    def _tls_args(self) -> list[str]:
+        """A throw-away CA (trustme) and a certificate for 127.0.0.1; the CA's PEM is ``ca_path``."""
+        import trustme
+
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_path = self.root / "dav-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_path))
+        chain, key = self.root / "dav-cert.pem", self.root / "dav-key.pem"
+        cert.cert_chain_pems[0].write_to_path(str(chain))
+        for extra in cert.cert_chain_pems[1:]:
+            extra.write_to_path(str(chain), append=True)
+        cert.private_key_pem.write_to_path(str(key))
+        return ["--server-ssl", "True", "--server-certificate", str(chain), "--server-key", str(key)]
 
     @property
     def home(self) -> str:
@@ -87,6 +105,7 @@ class DavServer:
                 str(self.storage),
                 "--logging-level",
                 "warning",
+                *(self._tls_args() if self.tls else []),
             ]
         return [
             sys.executable,
@@ -123,8 +142,13 @@ class DavServer:
             if self.proc.poll() is not None:
                 return False
             request = urllib.request.Request(self.url, method="OPTIONS")
+            context = None
+            if self.tls:
+                import ssl
+
+                context = ssl.create_default_context(cafile=str(self.ca_path))
             try:
-                with urllib.request.urlopen(request, timeout=2):
+                with urllib.request.urlopen(request, timeout=2, context=context):
                     return True
             except urllib.error.HTTPError:
                 return True  # it answers (401 without credentials is an answer)
@@ -295,8 +319,8 @@ def vevent(uid: str, title: str, start: datetime, end: datetime, extra: tuple[st
 
 
 @contextlib.contextmanager
-def running(kind: str, root: Path) -> Iterator[DavServer]:
-    server = DavServer(kind, root)
+def running(kind: str, root: Path, *, tls: bool = False) -> Iterator[DavServer]:
+    server = DavServer(kind, root, tls=tls)
     server.start()
     try:
         yield server

@@ -158,6 +158,14 @@ class DavSession:
                 last = exc
             except ProviderError:
                 raise
+            except _ssl_errors() as exc:
+                if "certificate" not in str(exc).lower():
+                    last = exc  # a handshake cut short: worth another try
+                else:
+                    raise ProviderError(
+                        f"{what}: the server's TLS certificate is not trusted ({_short(exc)}); for a server with "
+                        "its own CA, name the CA's PEM file in the account's ca_bundle"
+                    ) from None
             except (OSError, _niquests_errors()) as exc:
                 last = exc
             except Exception as exc:  # noqa: BLE001 - an answer the library could not digest fails this calendar only
@@ -199,6 +207,14 @@ def _niquests_errors() -> type[Exception]:
     import niquests
 
     return niquests.exceptions.RequestException
+
+
+def _ssl_errors() -> tuple[type[Exception], ...]:
+    import ssl
+
+    import niquests
+
+    return (niquests.exceptions.SSLError, ssl.SSLError)
 
 
 def _short(exc: BaseException | None) -> str:
