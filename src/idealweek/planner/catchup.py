@@ -7,8 +7,9 @@ Steps, each a small function over explicit values:
 3. each category's free time is its windows minus everything fixed;
 4. unpinned make-ups still wholly free stay where they are (stability), paying no more than is
    still owed: a block whose debt shrank is shortened (to no less than ``min_block``) or removed;
-5. a block left paying less than ``min_block`` hands its minutes to a sibling that can grow;
-6. a debt that grew extends a block that pays it (or absorbs its rounding) when the slot allows;
+5. a block left paying less than ``min_block`` hands its minutes to a sibling of its category
+   (into the sibling's rounding, else by lengthening it when the time after it is free);
+6. a debt that grew is paid by a block already paying it: in its rounding, else by lengthening it;
 7. what is still owed is placed in new blocks (:mod:`idealweek.planner.place`);
 8. steps 5-7 repeat until nothing changes, so the plan is a fixed point (idempotence).
 """
