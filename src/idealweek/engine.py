@@ -40,12 +40,12 @@ from idealweek.errors import (
 )
 from idealweek.lock import default_wait, state_lock
 from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind, Role, debt_totals
-from idealweek.planner import GEN_MARK, Plan, PlanInput, base_key, plan
-from idealweek.planner.keys import REKEYED
+from idealweek.ownership import REKEYED, OwnedKey
+from idealweek.planner import Plan, PlanInput, plan
 from idealweek.providers.base import ChangeSet, Provider
 from idealweek.reconcile import reconcile
 from idealweek.retention import busy_only, keep_since, minimise
-from idealweek.store import OwnedRow, Store
+from idealweek.store import OwnedRow, RowState, Store
 from idealweek.week import iso_week_bounds, week_ended_before, week_start_from_label
 from idealweek.weekstats import final_weeks
 
@@ -113,15 +113,6 @@ def plan_input(store: Store, now: datetime, settings: Settings, events: Sequence
         tombstones=store.tombstones(),
         mirror_secret=store.mirror_secret,
     )
-
-
-def _generation(key: str) -> int:
-    if GEN_MARK in key:
-        try:
-            return int(key.rsplit(GEN_MARK, 1)[1])
-        except ValueError:
-            return 0
-    return 0
 
 
 class Engine:
@@ -329,26 +320,26 @@ class Engine:
     def _detect_user_changes(self, events: list[Event], read_ok: set[str], now: datetime, report: CycleReport) -> None:
         """Owned events that vanished without us deleting them were deleted by the user."""
         store = self.store
-        seen: dict[tuple[str, str], Event] = {}
+        seen: dict[tuple[str, OwnedKey], Event] = {}
         for ev in events:
             if ev.tag is not None:
-                seen.setdefault((ev.calendar, base_key(ev.tag.key)), ev)
+                seen.setdefault((ev.calendar, ev.tag.key.base), ev)
         recorded = store.recorded_payments()
         for (cal, key), row in store.owned().items():
             if cal not in read_ok or (cal, key) in seen:
                 continue
-            if row.state == "live" and row.end > now:
+            if row.state is RowState.LIVE and row.end > now:
                 iv = Interval(row.start, row.end)
                 store.add_tombstone(cal, key, row.kind, iv, now)
                 report.user_deleted.append(f"{cal}:{key}")
-                if row.kind == Kind.MAKEUP.value and key not in recorded:
+                if row.kind is Kind.MAKEUP and key not in recorded:
                     for did, mins in row.pays.items():
                         store.add_waiver(key, did, int(mins), now)
                 log.info("owned.deleted_by_user", calendar=cal, key=key, kind=row.kind)
             store.drop_owned(cal, key)
         for (cal, key), ev in seen.items():
             assert ev.tag is not None
-            store.set_owned(cal, key, ev.uid, ev.tag, ev.start, ev.end, "live", now)
+            store.set_owned(cal, key, ev.uid, ev.tag, ev.start, ev.end, RowState.LIVE, now)
 
     def _record_payments(self, events: list[Event], now: datetime) -> None:
         """Make-up blocks that have been held pay their debts for good."""
@@ -357,7 +348,7 @@ class Engine:
             tag = ev.tag
             if tag is None or tag.kind != Kind.MAKEUP or ev.end > now:
                 continue
-            key = base_key(tag.key)
+            key = tag.key.base
             if key in recorded:
                 continue
             for did, mins in tag.pays.items():
@@ -429,15 +420,15 @@ class Engine:
                     ev = prov.update(op.existing, op.desired)
                     with store.transaction():
                         assert ev.tag is not None
-                        store.set_owned(op.calendar, op.key, ev.uid, ev.tag, ev.start, ev.end, "live", now)
+                        store.set_owned(op.calendar, op.key, ev.uid, ev.tag, ev.start, ev.end, RowState.LIVE, now)
                         self._saw_written(op.calendar, upsert=ev)
                 else:
                     assert op.existing is not None and op.existing.tag is not None
                     with store.transaction():
-                        store.set_owned_state(op.calendar, op.key, "deleting", now)
+                        store.set_owned_state(op.calendar, op.key, RowState.DELETING, now)
                         # Burnt before the request: after a crash between the delete and its record, a
                         # later create of this key must not take the id's "deleted" answer for the user's.
-                        store.burn(op.calendar, op.key, _generation(op.existing.tag.key))
+                        store.burn(op.calendar, op.key, op.existing.tag.key.generation)
                     try:
                         prov.delete(op.existing)
                     except NotFound:
@@ -551,15 +542,15 @@ class Engine:
     def _create(self, prov: Provider, desired: DesiredEvent, now: datetime, report: CycleReport) -> str:
         """Create ``desired`` under the first id not burnt; returns the answer in a few words."""
         store = self.store
-        cal, key = desired.calendar, base_key(desired.key)
+        cal, key = desired.calendar, desired.key.base
         if store.tombstoned(cal, key):  # the journal too: deleted stays deleted after the database is lost
             report.notes.append(f"{cal}: {key} was deleted by the user earlier; not recreated")
             return "deleted by the user earlier"
         for _attempt in range(3):
             gen = store.burnt_generation(cal, key) + 1
-            want = desired if gen == 0 else replace(desired, tag=replace(desired.tag, key=f"{key}{GEN_MARK}{gen}"))
+            want = desired if gen == 0 else replace(desired, tag=replace(desired.tag, key=key.with_generation(gen)))
             with store.transaction():
-                store.set_owned(cal, key, "", want.tag, want.start, want.end, "creating", now)
+                store.set_owned(cal, key, "", want.tag, want.start, want.end, RowState.CREATING, now)
             try:
                 ev = prov.create(want)
             except AlreadyExists as exc:
@@ -567,8 +558,8 @@ class Engine:
                     # Created by an earlier cycle that did not live to record it.
                     found = getattr(exc, "existing", None)
                     with store.transaction():
-                        if isinstance(found, Event) and found.tag is not None and base_key(found.tag.key) == key:
-                            store.set_owned(cal, key, found.uid, found.tag, found.start, found.end, "live", now)
+                        if isinstance(found, Event) and found.tag is not None and found.tag.key.base == key:
+                            store.set_owned(cal, key, found.uid, found.tag, found.start, found.end, RowState.LIVE, now)
                             self._saw_written(cal, upsert=found)
                             report.notes.append(f"{cal}: {key} exists already; adopted")
                         else:
@@ -588,7 +579,7 @@ class Engine:
                 return "deleted by the user earlier"
             with store.transaction():
                 assert ev.tag is not None
-                store.set_owned(cal, key, ev.uid, ev.tag, ev.start, ev.end, "live", now)
+                store.set_owned(cal, key, ev.uid, ev.tag, ev.start, ev.end, RowState.LIVE, now)
                 self._saw_written(cal, upsert=ev)
             return "ok"
         report.notes.append(f"{cal}: could not find a free id for {key}")

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from idealweek.ownership import Kind as Kind
+from idealweek.ownership import OwnedKey as OwnedKey
+
 TAG_PROPERTY = "idealweek"
 """Name of the private property (Google) / extended property (Graph) / X- property (ICS) that marks owned events."""
 
@@ -55,15 +58,6 @@ class Policy(enum.StrEnum):
     CATCH_UP = "catch-up"
     HARD = "hard"
     SOFT = "soft"
-
-
-class Kind(enum.StrEnum):
-    """Kinds of events idealweek owns."""
-
-    BLOCK = "block"
-    MAKEUP = "makeup"
-    FOCUS = "focus"
-    MIRROR = "mirror"
 
 
 class Status(enum.StrEnum):
@@ -138,13 +132,18 @@ class OwnedTag:
     by the user) and, for make-up blocks, which debts it pays.
     """
 
-    key: str
+    key: OwnedKey
+    """A plain string is parsed into an :class:`OwnedKey` (``ValueError`` when it is not a key)."""
     kind: Kind
     planned_start: datetime
     planned_end: datetime
     category: str = ""
     pays: Mapping[str, int] = field(default_factory=dict)
     """debt id -> minutes this block pays."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, OwnedKey):
+            object.__setattr__(self, "key", OwnedKey(self.key))
 
     def encode(self) -> str:
         """Serialise compactly (fits Google's 1024-char property values for normal keys)."""
@@ -182,7 +181,7 @@ class OwnedTag:
             if end < start:
                 raise ValueError("ends before it starts")
             return cls(
-                key=key,
+                key=OwnedKey(key),
                 kind=Kind(kind),
                 planned_start=start,
                 planned_end=end,
@@ -288,7 +287,7 @@ class DesiredEvent:
         object.__setattr__(self, "end", as_utc(self.end))
 
     @property
-    def key(self) -> str:
+    def key(self) -> OwnedKey:
         return self.tag.key
 
     @property
@@ -308,7 +307,7 @@ class Operation:
 
     kind: OpKind
     calendar: str
-    key: str
+    key: OwnedKey
     desired: DesiredEvent | None = None
     existing: Event | None = None
     reason: str = ""

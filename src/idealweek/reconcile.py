@@ -25,8 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from idealweek.model import DesiredEvent, Event, Interval, Kind, Operation, OpKind
-from idealweek.planner import base_key, is_moved_by_user
-from idealweek.planner.keys import REKEYED
+from idealweek.ownership import REKEYED, OwnedKey, is_moved_by_user
 
 
 def _differs(existing: Event, want: DesiredEvent) -> bool:
@@ -56,19 +55,19 @@ def reconcile(
     """Operations that turn ``existing`` into ``desired``; empty when nothing changed."""
     tombs = tombstones or {}
     allowed = set(writable) if writable is not None else None
-    by_key: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    by_key: dict[tuple[str, OwnedKey], list[Event]] = defaultdict(list)
     for ev in existing:
         if ev.tag is None:
             continue  # never ours: never touched
-        by_key[(ev.calendar, base_key(ev.tag.key))].append(ev)
+        by_key[(ev.calendar, ev.tag.key.base)].append(ev)
 
     def touchable(ev: Event) -> bool:
         return ev.end > now and ev.start >= freeze_until and ev.start < horizon_end
 
     ops: list[Operation] = []
-    wanted: set[tuple[str, str]] = set()
+    wanted: set[tuple[str, OwnedKey]] = set()
     for want in desired:
-        k = (want.calendar, base_key(want.key))
+        k = (want.calendar, want.key.base)
         if k in wanted:
             continue  # the planner never desires a key twice; be safe anyway
         wanted.add(k)
@@ -137,7 +136,7 @@ def _mark_rekeyed(ops: list[Operation]) -> list[Operation]:
     return out
 
 
-def _with_key(want: DesiredEvent, actual_key: str) -> DesiredEvent:
+def _with_key(want: DesiredEvent, actual_key: OwnedKey) -> DesiredEvent:
     """Keep the event's real key (with any generation suffix) in its tag on update."""
     if want.tag.key == actual_key:
         return want

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.model import DebtState, DebtStatus, DesiredEvent, Event, Kind, Policy
-from idealweek.planner import Plan, WeekFigures, base_key
+from idealweek.planner import Plan, WeekFigures
 from idealweek.week import iso_week_label, local_instant
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def week_items(
         tag = o.tag
         if tag is None or not inside(o.start, o.end):
             continue
-        k = (o.calendar, base_key(tag.key))
+        k = (o.calendar, tag.key.base)
         if k in shown:
             continue
         shown.add(k)

@@ -8,6 +8,7 @@ ownership is rebuilt from the tags on the events.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sqlite3
@@ -24,7 +25,7 @@ import structlog
 from idealweek.errors import UserError
 from idealweek.fsutil import create_new, fsync_dir, make_private, open_private, private_dir
 from idealweek.journal import JOURNAL_NAME, TombstoneJournal
-from idealweek.model import Debt, Event, Interval, OwnedTag, Response, Status
+from idealweek.model import Debt, Event, Interval, Kind, OwnedTag, Response, Status
 
 SCHEMA_VERSION = 2
 MIRROR_KEY_NAME = "mirror.key"
@@ -204,17 +205,27 @@ def event_from_json(text: str) -> Event:
     )
 
 
+class RowState(enum.StrEnum):
+    """Where an owned event stands in the owned-event map."""
+
+    LIVE = "live"
+    """Seen on the calendar (or just written there)."""
+    CREATING = "creating"
+    """A create was sent and its answer not yet recorded."""
+    DELETING = "deleting"
+    """A delete was sent and its answer not yet recorded."""
+
+
 @dataclass(frozen=True)
 class OwnedRow:
     calendar: str
     key: str
     uid: str
-    kind: str
+    kind: Kind
     start: datetime
     end: datetime
     pays: Mapping[str, int]
-    state: str
-    """``live`` (seen on the calendar), ``creating``, ``deleting`` or ``deleted``."""
+    state: RowState
 
 
 def _read_mirror_key(path: Path) -> bytes | None:
@@ -495,7 +506,9 @@ class Store:
         for cal, key, uid, kind, start, end, pays, state in self.db.execute(
             "SELECT calendar, key, uid, kind, start, end, pays, state FROM owned"
         ):
-            out[(cal, key)] = OwnedRow(cal, key, uid, kind, _dt(start), _dt(end), json.loads(pays), state)
+            out[(cal, key)] = OwnedRow(
+                cal, key, uid, Kind(kind), _dt(start), _dt(end), json.loads(pays), RowState(state)
+            )
         return out
 
     def set_owned(
@@ -506,7 +519,7 @@ class Store:
         tag: OwnedTag,
         start: datetime,
         end: datetime,
-        state: str,
+        state: RowState,
         now: datetime,
     ) -> None:
         self.db.execute(
@@ -514,7 +527,7 @@ class Store:
             (calendar, key, ev_uid, tag.kind.value, _ts(start), _ts(end), json.dumps(dict(tag.pays)), state, _ts(now)),
         )
 
-    def set_owned_state(self, calendar: str, key: str, state: str, now: datetime) -> None:
+    def set_owned_state(self, calendar: str, key: str, state: RowState, now: datetime) -> None:
         self.db.execute(
             "UPDATE owned SET state=?, updated=? WHERE calendar=? AND key=?", (state, _ts(now), calendar, key)
         )

@@ -52,7 +52,7 @@ from idealweek.providers.outlook.mapping import (
     to_event,
     update_body,
 )
-from idealweek.providers.outlook.sync import SyncState
+from idealweek.providers.outlook.sync import SyncMode, SyncState
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +115,7 @@ class OutlookProvider:
         if state is not None and self._stale(state, now):
             log.info("outlook.reanchor", calendar=self.name, old_start=iso_utc(state.start))
             state = None
-        if state is not None and state.mode == "view":
+        if state is not None and state.mode is SyncMode.VIEW:
             return self._view_round(state.start, state.end, state.keys)
         if state is not None and state.link:
             try:
@@ -173,7 +173,7 @@ class OutlookProvider:
         if not link:
             raise ProviderError(f"{self.name}: Graph delta round ended without a deltaLink")
         upserts, removed = self._sort_changes(changes, state, full)
-        new_state = SyncState(state.start, state.end, "delta", link)
+        new_state = SyncState(state.start, state.end, SyncMode.DELTA, link)
         return ChangeSet(full=full, upserts=upserts, removed=removed, token=new_state.encode())
 
     def _sort_changes(
@@ -245,7 +245,7 @@ class OutlookProvider:
                     continue
                 seen[ev.uid] = ev
                 keys[ev.uid] = str(doc.get("changeKey") or ev.etag)
-        state = SyncState(start, end, "view", keys=keys)
+        state = SyncState(start, end, SyncMode.VIEW, keys=keys)
         if known is None:
             ups = sorted(seen.values(), key=lambda e: (e.start, e.uid))
             return ChangeSet(full=True, upserts=ups, token=state.encode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -12,14 +13,22 @@ from typing import Any
 TOKEN_PREFIX = "o1."
 
 
+class SyncMode(enum.StrEnum):
+    """How a calendar is read incrementally."""
+
+    DELTA = "delta"
+    """``calendarView/delta`` with a delta link."""
+    VIEW = "view"
+    """A windowed ``calendarView`` listing compared by changeKeys (calendars without delta)."""
+
+
 @dataclass(slots=True)
 class SyncState:
     """What the sync token carries: the window, the mode and the delta link (or changeKeys)."""
 
     start: datetime
     end: datetime
-    mode: str = "delta"
-    """``delta`` or ``view`` (windowed listing with changeKeys, for calendars without delta)."""
+    mode: SyncMode = SyncMode.DELTA
     link: str = ""
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -42,7 +51,7 @@ class SyncState:
             return cls(
                 start=datetime.fromtimestamp(int(doc["s"]), UTC),
                 end=datetime.fromtimestamp(int(doc["e"]), UTC),
-                mode=str(doc.get("m", "delta")),
+                mode=SyncMode(doc.get("m", "delta")),
                 link=str(doc.get("l", "")),
                 keys={str(k): str(v) for k, v in dict(doc.get("k", {})).items()},
             )
@@ -50,4 +59,4 @@ class SyncState:
             return None
 
 
-__all__ = ["TOKEN_PREFIX", "SyncState"]
+__all__ = ["TOKEN_PREFIX", "SyncMode", "SyncState"]
