@@ -245,3 +245,27 @@ def test_free_busy_window_moves_once_a_day_so_a_clipped_period_is_no_change() ->
     clock[0] = datetime(2030, 3, 4, 23, 0, tzinfo=UTC)
     again = p.read_changes(first.token)
     assert again.upserts == [] and again.removed == []
+
+
+def test_busy_only_ics_link_works_as_a_household_calendar(tmp_path: Path) -> None:
+    """The lowest common denominator, a busy-only ICS file (or link) with role household, pushes family make-ups
+    to the weekend just like the vdir: the role, not the source, decides."""
+    from idealweek.cli import main
+    from idealweek.providers.vdir import VdirProvider
+    from tests.test_cli import demo_copy
+
+    config = demo_copy(tmp_path)
+    busy_ics = (tmp_path / "calendars" / "partner" / "late-shift.ics").read_text().replace("Late shift", "Busy")
+    (tmp_path / "partner-busy.ics").write_text(busy_ics)
+    text = config.read_text().replace(
+        'source = "vdir"\npath = "calendars/partner"', 'source = "ics"\npath = "partner-busy.ics"'
+    )
+    assert 'path = "partner-busy.ics"' in text
+    config.write_text(text)
+    assert main(["run", "--once", "--quiet", "--config", str(config), "--log-level", "error"]) == 0
+    zone = ZoneInfo("Europe/Berlin")
+    home = VdirProvider("home", tmp_path / "calendars" / "home", writable=False, zone=zone)
+    family_makeups = [
+        e for e in home.read_changes(None).upserts if e.tag and e.tag.kind == Kind.MAKEUP and e.tag.category == "family"
+    ]
+    assert family_makeups and all(e.start.astimezone(zone).weekday() >= 5 for e in family_makeups)
