@@ -182,8 +182,8 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
         from idealweek import daemon
 
         return daemon.run_forever(app, force=args.force)
-    from idealweek.render import print_week
     from idealweek.render_status import render_cycle_text
+    from idealweek.render_week import print_week
 
     store = app.open_store()
     try:
@@ -259,7 +259,7 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_week(app: App, args: argparse.Namespace) -> int:
-    from idealweek.render import print_week, write_week_files
+    from idealweek.render_week import print_week, write_week_files
 
     store = app.open_snapshot()
     try:

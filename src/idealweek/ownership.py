@@ -23,7 +23,10 @@ import base64
 import enum
 import hashlib
 import hmac
-from datetime import datetime
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -162,6 +165,91 @@ class OwnedKey(str):
         return self.kind is Kind.MIRROR and bool(self.source)
 
 
+@dataclass(frozen=True, slots=True)
+class OwnedTag:
+    """The ownership tag idealweek writes on every event it creates.
+
+    It carries enough to rebuild the owned-event map if the state database is
+    lost: the block key, its kind, where idealweek put it (to recognise a move
+    by the user) and, for make-up blocks, which debts it pays.
+    """
+
+    key: OwnedKey
+    """A plain string is parsed into an :class:`OwnedKey` (``ValueError`` when it is not a key)."""
+    kind: Kind
+    planned_start: datetime
+    planned_end: datetime
+    category: str = ""
+    pays: Mapping[str, int] = field(default_factory=dict)
+    """debt id -> minutes this block pays."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, OwnedKey):
+            object.__setattr__(self, "key", OwnedKey(self.key))
+
+    def encode(self) -> str:
+        """Serialise compactly (fits Google's 1024-char property values for normal keys)."""
+        doc: dict[str, object] = {
+            "v": 1,
+            "k": self.key,
+            "t": self.kind.value,
+            "s": int(self.planned_start.timestamp()),
+            "e": int(self.planned_end.timestamp()),
+        }
+        if self.category:
+            doc["c"] = self.category
+        if self.pays:
+            doc["p"] = dict(sorted(self.pays.items()))
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def decode(cls, text: str) -> OwnedTag:
+        """Parse a tag written by :meth:`encode`; raises ``ValueError`` (only) when it is not one.
+
+        Tags come from calendars anyone can edit, so nothing is trusted: wrong types, huge or
+        non-finite timestamps, deep nesting and the like all end up as ``ValueError``.
+        """
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or doc.get("v") != 1:
+                raise ValueError("not an idealweek tag")
+            key, kind, category = doc["k"], doc["t"], doc.get("c", "")
+            if not isinstance(key, str) or not key or not isinstance(kind, str) or not isinstance(category, str):
+                raise ValueError("bad key, kind or category")
+            pays_raw = doc.get("p", {})
+            if not isinstance(pays_raw, dict) or not all(_is_int(v) for v in pays_raw.values()):
+                raise ValueError("bad pays")
+            start, end = _timestamp(doc["s"]), _timestamp(doc["e"])
+            if end < start:
+                raise ValueError("ends before it starts")
+            return cls(
+                key=OwnedKey(key),
+                kind=Kind(kind),
+                planned_start=start,
+                planned_end=end,
+                category=category,
+                pays={str(k): int(v) for k, v in pays_raw.items()},
+            )
+        except ValueError as exc:
+            raise ValueError(f"not an idealweek tag: {exc}") from None
+        except (KeyError, TypeError, OverflowError, OSError, RecursionError, MemoryError, UnicodeError) as exc:
+            raise ValueError(f"not an idealweek tag: {type(exc).__name__}: {exc}") from None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _timestamp(value: object) -> datetime:
+    """Epoch seconds as written by :meth:`OwnedTag.encode` (an int within datetime's range)."""
+    if not _is_int(value):
+        raise ValueError(f"timestamp is not an integer ({type(value).__name__})")
+    assert isinstance(value, int)
+    if not 0 <= value <= 32_503_680_000:  # 1970 .. 3000
+        raise ValueError("timestamp out of range")
+    return datetime.fromtimestamp(value, UTC)
+
+
 def base_key(key: str) -> OwnedKey:
     """The planner's key of an owned event (without the engine's generation suffix)."""
     return OwnedKey(key).base
@@ -175,4 +263,4 @@ def is_moved_by_user(ev: Event) -> bool:
     return ev.tag is not None and (ev.start != ev.tag.planned_start or ev.end != ev.tag.planned_end or ev.has_guests)
 
 
-__all__ = ["GEN_MARK", "PERSONAL", "REKEYED", "Kind", "OwnedKey", "base_key", "is_moved_by_user", "stamp"]
+__all__ = ["GEN_MARK", "PERSONAL", "REKEYED", "Kind", "OwnedKey", "OwnedTag", "base_key", "is_moved_by_user", "stamp"]
