@@ -23,6 +23,7 @@ MODULES = [
     "bench_daemon",
     "bench_ics",
     "bench_household",
+    "bench_start",
 ]
 
 
