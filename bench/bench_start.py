@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -181,10 +182,18 @@ def _idealweek(*args: str) -> list[str]:
     return [sys.executable, "-m", "idealweek.cli", *args]
 
 
+CPU: list[float] = []
+"""CPU seconds (user + system) of each process :func:`_timed` ran, in order: independent of the machine's load."""
+
+
 def _timed(cmd: list[str]) -> float:
+    """Wall seconds of the process ``cmd``; its CPU seconds are appended to :data:`CPU`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])}… exited {done.returncode}: {done.stderr[-1500:]}")
     return elapsed
@@ -213,15 +222,21 @@ def first_run(events: int = 10_000, rounds: int = 5) -> dict[str, Any]:
     """Whole-process first ``run --once`` against a whole-process raw download of the same pages, interleaved."""
     ours: list[float] = []
     raw: list[float] = []
+    ours_cpu: list[float] = []
+    raw_cpu: list[float] = []
     with google_world(events) as world:
         for i in range(rounds):
             world.fresh_state()
             if i % 2 == 0:
                 raw.append(_raw(world))
+                raw_cpu.append(CPU[-1])
                 ours.append(_run_once(world))
+                ours_cpu.append(CPU[-1])
             else:
                 ours.append(_run_once(world))
+                ours_cpu.append(CPU[-1])
                 raw.append(_raw(world))
+                raw_cpu.append(CPU[-1])
     ratios = [o / r for o, r in zip(ours, raw, strict=True)]
     med = statistics.median(ratios)
     return {
@@ -230,6 +245,12 @@ def first_run(events: int = 10_000, rounds: int = 5) -> dict[str, Any]:
         "run_once_s": _spread(ours),
         "raw_download_parse_s": _spread(raw),
         "ratio": _spread(ratios),
+        "cpu": {
+            "run_once_s": _spread(ours_cpu),
+            "raw_download_parse_s": _spread(raw_cpu),
+            "ratio": _spread([o / r for o, r in zip(ours_cpu, raw_cpu, strict=True)]),
+            "note": "CPU of each whole process (its own, not the fake server's): what the wall ratio is under no load",
+        },
         "target_ratio": TARGETS["first_run_ratio"],
         "ok": med <= TARGETS["first_run_ratio"],
     }
@@ -238,15 +259,18 @@ def first_run(events: int = 10_000, rounds: int = 5) -> dict[str, Any]:
 def steady(sizes: tuple[int, ...] = (1_000, 10_000, 40_000), repeat: int = 5) -> dict[str, Any]:
     """``run --once`` with nothing changed (after a first run and one that reads back its own writes)."""
     out: dict[str, Any] = {}
+    cpu: dict[str, Any] = {}
     for n in sizes:
         with google_world(n) as world:
             _run_once(world)
             _run_once(world)
             walls = [_run_once(world) for _ in range(repeat)]
             out[str(n)] = _spread(walls)
+            cpu[str(n)] = _spread(CPU[-repeat:])
     medians = [v["median"] for v in out.values()]
     return {
         "wall_s": out,
+        "cpu_s": cpu,
         "target_s": TARGETS["steady_s"],
         "flat": max(medians) <= 1.25 * min(medians) + 0.02,
         "ok": max(medians) <= TARGETS["steady_s"],

@@ -77,11 +77,16 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 
+_FOREIGN_TEXT = (
+    "json_extract(data, '$[13]') IS NULL AND (json_extract(data, '$[6]') != '' OR json_extract(data, '$[7]') != '')"
+)
 _INDEXES = (
     # The event cache by calendar and start time: a cycle loads only the planning window (issue 15).
     "CREATE INDEX IF NOT EXISTS events_by_start ON events(calendar, json_extract(data, '$[3]'))",
     # idealweek's own events (tagged), wherever they lie: always held in memory.
     "CREATE INDEX IF NOT EXISTS events_owned ON events(calendar) WHERE json_extract(data, '$[13]') IS NOT NULL",
+    # Others' events still holding a description or location (rows of older versions): what prune_events scrubs.
+    f"CREATE INDEX IF NOT EXISTS events_foreign_text ON events(calendar) WHERE {_FOREIGN_TEXT}",
 )
 """Indexes that change no data: made on every open when missing (no schema version of their own)."""
 
@@ -401,16 +406,22 @@ class Store:
         cleaned too; ``secure_delete`` overwrites what is deleted.  Returns how many events went.
         """
         db = self.db
-        cals = [
-            str(r[0])
-            for r in db.execute(
-                "SELECT DISTINCT calendar FROM events WHERE json_extract(data, '$[4]') <= ?", (before.timestamp(),)
-            )
-        ]
-        gone = db.execute("DELETE FROM events WHERE json_extract(data, '$[4]') <= ?", (before.timestamp(),)).rowcount
+        at = before.timestamp()
+        cals: list[str] = []
+        gone = 0
+        for cal in self.calendars():
+            # By the start-time index: an event that ended before `before` started before it too.
+            n = db.execute(
+                "DELETE FROM events WHERE calendar=? AND json_extract(data, '$[3]') <= ?"
+                " AND json_extract(data, '$[4]') <= ?",
+                (cal, at, at),
+            ).rowcount
+            if n:
+                cals.append(cal)
+                gone += n
         db.execute(
-            "UPDATE events SET data = json_set(data, '$[6]', '', '$[7]', '') WHERE json_extract(data, '$[13]') IS NULL"
-            " AND (json_extract(data, '$[6]') != '' OR json_extract(data, '$[7]') != '')"
+            f"UPDATE events INDEXED BY events_foreign_text SET data = json_set(data, '$[6]', '', '$[7]', '')"
+            f" WHERE {_FOREIGN_TEXT}"
         )
         for cal in cals:
             db.execute(
