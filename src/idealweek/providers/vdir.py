@@ -6,7 +6,8 @@ file: a file whose ``(mtime_ns, size, inode)`` is unchanged is not read again;
 a file that was read is identified by a sha256 prefix of its content, so
 touching a file without changing it is no change.
 
-The change token (:mod:`idealweek.providers.vdir_token`) can be persisted by
+Scanning the folder is :mod:`idealweek.providers.vdir_scan`; the change token
+(:mod:`idealweek.providers.vdir_token`) can be persisted by
 the engine and handed back in a new process.  Incremental reads return the
 events of changed and new files as upserts and the uids that disappeared as
 removed; when this process does not know which uids a changed or deleted file
@@ -31,8 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,12 +50,12 @@ from idealweek.providers.ics.expand import (
     DEFAULT_LOOKBACK,
     Window,
     default_window,
-    expand_events,
     parse_ics,
 )
-from idealweek.providers.ics.repair import fingerprint, read_calendars
+from idealweek.providers.ics.repair import fingerprint
 from idealweek.providers.ics.write import bump_sequence, owned_vevent, render_new, set_times
-from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, list_ics, racy
+from idealweek.providers.vdir_scan import VdirScan
+from idealweek.providers.vdir_token import FileState, VdirToken, list_ics
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +63,7 @@ MARKS = ".idealweek-owned"
 """Folder (inside the vdir) of markers of the ids idealweek created: a marker without its file = deleted."""
 
 
-class VdirProvider:
+class VdirProvider(VdirScan):
     """A vdir folder as a calendar (read-write when ``writable``)."""
 
     def __init__(
@@ -118,105 +117,6 @@ class VdirProvider:
         except OSError as exc:
             raise ProviderError(f"{self.name}: cannot read the vdir folder {self.path}: {exc.strerror or exc}") from exc
 
-    def _expand(self, fname: str, state: FileState, window: Window) -> list[Event]:
-        """The file's events in ``window`` from its parsed calendars (no disk read, no parse)."""
-        events = expand_events(
-            state.cals or [],
-            calendar=self.name,
-            zone=self.zone,
-            window=window,
-            source=str(self.path / fname),
-            etag=state.sha,
-            default_uid=Path(fname).stem,
-        )
-        state.events = events
-        self._uids[(fname, state.sha)] = frozenset(e.uid for e in events)
-        return events
-
-    def _load(self, fname: str, window: Window) -> FileState | None:
-        """Read one file now, parsing it only when its content changed; None when it vanished meanwhile."""
-        path = self.path / fname
-        try:
-            st = path.stat()
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ProviderError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
-        sha = fingerprint(data)
-        prev = self._files.get(fname)
-        state = FileState(file_sig(st), sha, time.time_ns())
-        if prev is not None and prev.sha == sha and prev.cals is not None:
-            state.cals, state.events = prev.cals, prev.events
-        else:
-            try:
-                state.cals = read_calendars(data, str(path))
-            except ProviderError as exc:
-                log.warning("vdir.file_skipped", source=str(path), reason=str(exc))
-                state.cals = []
-        self._files[fname] = state
-        if state.events is None:
-            self._expand(fname, state, window)
-        else:
-            self._uids[(fname, sha)] = frozenset(e.uid for e in state.events)
-        return state
-
-    def _scan(self, window: Window, token: VdirToken | None, need_events: bool) -> dict[str, FileState]:
-        """Current state of every file, reading only what may have changed."""
-        if self._files_window != window:
-            # The window moved: expand again, but keep what was parsed (a file is parsed only when it changed).
-            for kept in self._files.values():
-                kept.events = None
-            self._uids.clear()
-            self._files_window = window
-        listing = self._listing()
-        for gone in set(self._files) - set(listing):
-            del self._files[gone]
-        out: dict[str, FileState] = {}
-        for fname, st in sorted(listing.items()):
-            sig = file_sig(st)
-            cached = self._files.get(fname)
-            state: FileState | None = None
-            if cached is not None and cached.sig == sig and not racy(sig, cached.checked_ns):
-                state = cached
-            elif token is not None and fname in token.files:
-                tsig, tsha = token.files[fname]
-                if tsig == sig and not racy(sig, token.made_ns):
-                    state = FileState(sig, tsha, token.made_ns)
-                    self._files[fname] = state
-            if state is not None and need_events and state.events is None and state.cals is not None:
-                self._expand(fname, state, window)
-            elif state is None or (need_events and state.events is None):
-                state = self._load(fname, window)
-                if state is None:
-                    continue
-            out[fname] = state
-        return out
-
-    def _token(self, window: Window, states: Mapping[str, FileState], old: VdirToken | None = None) -> str:
-        tok = VdirToken(
-            (int(window[0].timestamp()), int(window[1].timestamp())),
-            time.time_ns(),
-            {name: (s.sig, s.sha) for name, s in states.items()},
-        )
-        for name, state in states.items():
-            known = self._uids.get((name, state.sha))
-            if known is not None:
-                tok.uids[name] = known
-            elif old is not None and name in old.uids and old.files.get(name, (None, ""))[1] == state.sha:
-                tok.uids[name] = old.uids[name]
-        return tok.encode()
-
-    def _all_events(self, states: Mapping[str, FileState]) -> list[Event]:
-        seen: set[str] = set()
-        out: list[Event] = []
-        for _name, state in sorted(states.items()):
-            for ev in state.events or ():
-                if ev.uid not in seen:
-                    seen.add(ev.uid)
-                    out.append(ev)
-        return out
-
     # -- reading ------------------------------------------------------------
     def read_changes(self, token: str | None) -> ChangeSet:
         self.sync()  # writes of a cycle whose engine did not call sync (an exception, an older caller)
@@ -231,39 +131,6 @@ class VdirProvider:
                 return cs
         states = self._scan(window, None, need_events=True)
         return ChangeSet(full=True, upserts=self._all_events(states), token=self._token(window, states))
-
-    def _incremental(self, old: VdirToken, window: Window) -> ChangeSet | None:
-        states = self._scan(window, old, need_events=False)
-        upserts: list[Event] = []
-        removed: set[str] = set()
-        for fname, state in states.items():
-            before = old.files.get(fname)
-            if before is not None and before[1] == state.sha:
-                continue
-            if state.events is None:
-                loaded = self._load(fname, window)
-                if loaded is None:
-                    return None
-                state = states[fname] = loaded
-            new_uids = {e.uid for e in state.events or ()}
-            upserts += state.events or ()
-            if before is not None:
-                old_uids = self._old_uids(old, fname)
-                if old_uids is None:
-                    return None
-                removed |= old_uids - new_uids
-        for fname in set(old.files) - set(states):
-            old_uids = self._old_uids(old, fname)
-            if old_uids is None:
-                return None
-            removed |= old_uids
-        removed -= {e.uid for e in upserts}
-        return ChangeSet(full=False, upserts=upserts, removed=sorted(removed), token=self._token(window, states, old))
-
-    def _old_uids(self, old: VdirToken, fname: str) -> frozenset[str] | None:
-        """The uids file ``fname`` held when ``old`` was made; None when unknown."""
-        known = self._uids.get((fname, old.files[fname][1]))
-        return known if known is not None else old.uids.get(fname)
 
     def list_owned(self) -> list[Event]:
         self.requests.count("list_owned")
