@@ -108,9 +108,12 @@ _STATUS = {s.value: s for s in Status}
 _RESPONSE = {r.value: r for r in Response}
 
 
+_ROW_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def event_to_json(ev: Event) -> str:
     """Compact row for the event cache: a JSON list with epoch seconds (fast to write and read)."""
-    return json.dumps(
+    return _ROW_ENCODER.encode(
         [
             2,
             ev.calendar,
@@ -131,9 +134,7 @@ def event_to_json(ev: Event) -> str:
             ev.recurrence_id,
             ev.attendees,
             ev.organizer_other,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+        ]
     )
 
 
