@@ -62,3 +62,16 @@ def test_frozen_make_up_whose_debt_went_away_is_unattached(tmp_path: Path) -> No
     data = status_data(report, world.settings)
     assert world.owned(world.home, Kind.MAKEUP)  # frozen: it stays
     assert data["ledger"]["family"]["unattached"] == live_makeup_minutes(world) == 60
+
+
+def test_status_text_totals_are_the_sum_of_the_category_lines(tmp_path: Path) -> None:
+    """The status "debt:" line uses the category lines' words and figures: its owed and booked are their sums."""
+    world = World(tmp_path)
+    world.work.user_put(meeting(at(0, 17, 30), 60, uid="a"))
+    world.work.user_put(meeting(at(1, 7, 0), 30, uid="b"))
+    world.engine.cycle()
+    data = status_data(world.engine.cycle(dry_run=True), world.settings)
+    text = render_status_text(data)
+    owed = sum(t["owed"] for t in data["ledger"].values())
+    booked = sum(t["booked"] for t in data["ledger"].values())
+    assert owed > 0 and f"  debt: owed {owed} min, booked {booked} min," in text, text

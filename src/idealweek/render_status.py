@@ -102,10 +102,18 @@ def render_status_text(data: Mapping[str, Any]) -> str:
     lines = [f"Week {data['week']}", f"  intrusions: {len(data['intrusions'])}"]
     for i in data["intrusions"]:
         lines.append(f"    {i['start'][:16]}  {i['category']:10} {i['policy']:9} {i['minutes']} min")
-    lines.append(
-        "  debt: open {open} min, overdue {overdue} min, booked {scheduled} min, waived {waived} min, "
-        "paid {paid} min".format(**data["debt_minutes"])
-    )
+    ledger = data.get("ledger", {})
+    if ledger:  # the whole line in the per-category lines' words, so the two always add up
+        tot = {k: sum(t[k] for t in ledger.values()) for k in ("owed", "booked", "paid", "waived", "open", "overdue")}
+        lines.append(
+            "  debt: owed {owed} min, booked {booked} min, paid {paid} min, waived {waived} min, "
+            "open {open} min, overdue {overdue} min".format(**tot)
+        )
+    else:
+        lines.append(
+            "  debt: open {open} min, overdue {overdue} min, booked {scheduled} min, waived {waived} min, "
+            "paid {paid} min".format(**data["debt_minutes"])
+        )
     for cat, t in data.get("ledger", {}).items():
         extra = f" ({t['surplus']} min beyond what is owed)" if t["surplus"] else ""
         loose = f", {t['unattached']} min paying no debt" if t["unattached"] else ""
