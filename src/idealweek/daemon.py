@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import contextlib
-import random
 import signal
 import threading
 import time
@@ -39,9 +38,21 @@ import structlog
 
 from idealweek import config as cfg
 from idealweek.clock import Clock, system_clock
+from idealweek.daemon_schedule import (
+    DAILY_AT as DAILY_AT,
+)
+from idealweek.daemon_schedule import (
+    backoff,
+    daily_trigger,
+    digest_trigger,
+    make_scheduler,
+    sync_trigger,
+)
+from idealweek.daemon_schedule import jitter_for as jitter_for
 from idealweek.engine import CycleReport, Engine
 from idealweek.errors import ConfigError, IdealweekError
 from idealweek.lock import default_wait, state_lock
+from idealweek.memory import release_memory
 from idealweek.sdnotify import Notifier
 from idealweek.settling import settle_text
 from idealweek.store import Store
@@ -54,57 +65,11 @@ log = structlog.get_logger("idealweek.daemon")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-DAILY_AT = (0, 5)
-"""Local time of the daily job (hour, minute): just after a week ends on Sunday night."""
 
 
 def run_forever(app: App, force: bool = False) -> int:
     """``idealweek run``: cycles until SIGTERM; 0 after a clean stop.  ``force``: the first cycle skips the guards."""
     return Service(app, force=force).run()
-
-
-def backoff(failures: int, interval: float, rng: random.Random | None = None) -> float:
-    """Seconds until the next attempt after ``failures`` failed cycles in a row (≥ 1).
-
-    Starts at ``min(interval, 10 s)`` and doubles up to ``max(interval, 10 min)``, with ±10 % jitter.
-    """
-    base = min(interval, 10.0)
-    cap = max(interval, 600.0)
-    delay: float = min(base * 2.0 ** min(failures - 1, 30), cap)
-    factor: float = (rng or random).uniform(0.9, 1.1)
-    return delay * factor
-
-
-def jitter_for(interval: float) -> float:
-    """Jitter of each regular run: a tenth of the interval, at most 5 s (taken out of the interval, not added)."""
-    return min(interval / 10, 5.0)
-
-
-_LIBC: Any = None
-
-
-def _libc() -> Any:
-    global _LIBC
-    if _LIBC is None:
-        try:
-            import ctypes
-
-            _LIBC = ctypes.CDLL(None)  # the process's own symbols: glibc's malloc_trim where there is one
-            _LIBC.malloc_trim  # noqa: B018 - not glibc (musl, macOS): no such symbol
-        except (OSError, AttributeError):
-            _LIBC = False
-    return _LIBC
-
-
-def release_memory() -> None:
-    """Hand memory freed by the cycle back to the system (issue 15: idle RSS).
-
-    A full sync parses every event of a calendar at once; once they are in the state database the
-    engine keeps only the planning window, but glibc keeps the freed heap unless asked to trim it.
-    """
-    libc = _libc()
-    if libc:
-        libc.malloc_trim(0)
 
 
 @dataclass
@@ -147,7 +112,7 @@ class Service:
 
         self.alerts = AlertHook(app.config_path)
         """Alerts, the digest and experiment records after each writing cycle (issue 19)."""
-        self.scheduler = self._make_scheduler()
+        self.scheduler = make_scheduler()
 
     # -- configuration ------------------------------------------------------------
     def build(self, settings: cfg.Settings) -> Loaded:
@@ -177,15 +142,15 @@ class Service:
         self._pending = loaded
         self.app.with_settings(settings).setup_logging()
         if settings.sync_interval != old.sync_interval:
-            self._modify_job("sync", trigger=self._sync_trigger(settings))
+            self._modify_job("sync", trigger=sync_trigger(settings))
         if settings.timezone != old.timezone:
-            self._modify_job("daily", trigger=self._daily_trigger(settings))
+            self._modify_job("daily", trigger=daily_trigger(settings))
         if (settings.timezone, settings.alerts.digest_day, settings.alerts.digest_time) != (
             old.timezone,
             old.alerts.digest_day,
             old.alerts.digest_time,
         ):
-            self._modify_job("digest", trigger=self._digest_trigger(settings))
+            self._modify_job("digest", trigger=digest_trigger(settings))
         self._config_problem = ""
         self._modify_job("sync", next_run_time=self.clock())
         log.info("reload.accepted", config=str(path), calendars=len(settings.calendars))
@@ -193,38 +158,6 @@ class Service:
         return True
 
     # -- scheduling ---------------------------------------------------------------
-    def _make_scheduler(self) -> Any:
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        return BackgroundScheduler(
-            timezone="UTC",
-            executors={"default": ThreadPoolExecutor(1), "watchdog": ThreadPoolExecutor(1)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
-
-    def _sync_trigger(self, settings: cfg.Settings) -> Any:
-        from apscheduler.triggers.interval import IntervalTrigger
-
-        seconds = settings.sync_interval.total_seconds()
-        jitter = jitter_for(seconds)
-        # Runs fall at k·(interval − jitter) plus up to the jitter: two runs are never more than one
-        # interval apart, so a change is acted on within the interval (SPEC §8), not interval + jitter.
-        return IntervalTrigger(seconds=seconds - jitter, jitter=jitter, timezone="UTC")
-
-    def _daily_trigger(self, settings: cfg.Settings) -> Any:
-        from apscheduler.triggers.cron import CronTrigger
-
-        return CronTrigger(hour=DAILY_AT[0], minute=DAILY_AT[1], timezone=settings.zone)
-
-    def _digest_trigger(self, settings: cfg.Settings) -> Any:
-        from apscheduler.triggers.cron import CronTrigger
-
-        a = settings.alerts
-        return CronTrigger(
-            day_of_week=a.digest_day, hour=a.digest_time.hour, minute=a.digest_time.minute, timezone=settings.zone
-        )
-
     def _modify_job(self, job_id: str, **changes: Any) -> None:
         """Change a job if it is scheduled (it is not before :meth:`start` or after :meth:`stop`)."""
         from apscheduler.jobstores.base import JobLookupError
@@ -236,12 +169,10 @@ class Service:
         """Start the scheduler: a cycle now, then every interval; the daily job now and each night."""
         now = self.clock()
         s = self.current.settings
-        self.scheduler.add_job(self.sync_job, self._sync_trigger(s), id="sync", next_run_time=now)
+        self.scheduler.add_job(self.sync_job, sync_trigger(s), id="sync", next_run_time=now)
+        self.scheduler.add_job(self.daily_job, daily_trigger(s), id="daily", next_run_time=now + timedelta(seconds=1))
         self.scheduler.add_job(
-            self.daily_job, self._daily_trigger(s), id="daily", next_run_time=now + timedelta(seconds=1)
-        )
-        self.scheduler.add_job(
-            self.digest_job, self._digest_trigger(s), id="digest", next_run_time=now + timedelta(seconds=2)
+            self.digest_job, digest_trigger(s), id="digest", next_run_time=now + timedelta(seconds=2)
         )
         wd = self.notifier.watchdog_interval
         if wd is not None:
