@@ -8,9 +8,14 @@ sooner than the interval at first, then less often.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING
 
 from idealweek import config as cfg
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
 
 DAILY_AT = (0, 5)
 """Local time of the daily job (hour, minute): just after a week ends on Sunday night."""
@@ -33,7 +38,7 @@ def jitter_for(interval: float) -> float:
     return min(interval / 10, 5.0)
 
 
-def make_scheduler() -> Any:
+def make_scheduler() -> BackgroundScheduler:
     """The scheduler: jobs that touch the state database one at a time, the watchdog on its own thread."""
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -45,7 +50,7 @@ def make_scheduler() -> Any:
     )
 
 
-def sync_trigger(settings: cfg.Settings) -> Any:
+def sync_trigger(settings: cfg.Settings) -> IntervalTrigger:
     from apscheduler.triggers.interval import IntervalTrigger
 
     seconds = settings.sync_interval.total_seconds()
@@ -55,13 +60,13 @@ def sync_trigger(settings: cfg.Settings) -> Any:
     return IntervalTrigger(seconds=seconds - jitter, jitter=jitter, timezone="UTC")
 
 
-def daily_trigger(settings: cfg.Settings) -> Any:
+def daily_trigger(settings: cfg.Settings) -> CronTrigger:
     from apscheduler.triggers.cron import CronTrigger
 
     return CronTrigger(hour=DAILY_AT[0], minute=DAILY_AT[1], timezone=settings.zone)
 
 
-def digest_trigger(settings: cfg.Settings) -> Any:
+def digest_trigger(settings: cfg.Settings) -> CronTrigger:
     from apscheduler.triggers.cron import CronTrigger
 
     a = settings.alerts

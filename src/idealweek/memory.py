@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-_LIBC: Any = None
+if TYPE_CHECKING:
+    import ctypes
+
+_LIBC: ctypes.CDLL | bool | None = None
+"""The C library with glibc's ``malloc_trim``; False where there is none (musl, macOS); None: not looked up yet."""
 
 
-def _libc() -> Any:
+def _libc() -> ctypes.CDLL | bool:
     global _LIBC
     if _LIBC is None:
         try:
@@ -27,5 +31,5 @@ def release_memory() -> None:
     engine keeps only the planning window, but glibc keeps the freed heap unless asked to trim it.
     """
     libc = _libc()
-    if libc:
+    if libc and not isinstance(libc, bool):
         libc.malloc_trim(0)

@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from idealweek.model import Event
@@ -64,7 +64,7 @@ class OwnedKey(str):
 
     It *is* the text (a ``str``), so ids, the state database and logs use it as they
     always did; the parts are read from its attributes, never by taking the text apart.
-    Any non-empty text is a key (of no known kind if its prefix names none); empty text
+    Every non-empty text is a key (of no known kind if its prefix names none); empty text
     raises ``ValueError``, which makes the tag carrying it unreadable.
     """
 
@@ -114,7 +114,7 @@ class OwnedKey(str):
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(f"OwnedKey is immutable ({name})")
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> tuple[type[OwnedKey], tuple[str]]:
         return (OwnedKey, (str(self),))
 
     # -- making keys --------------------------------------------------------------------

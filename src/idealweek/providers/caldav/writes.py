@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
+
+from structlog.typing import FilteringBoundLogger
 
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
 from idealweek.model import DesiredEvent, Event
@@ -33,7 +34,7 @@ class CalDavWrites:
     zone: ZoneInfo
     clock: Callable[[], datetime]
     _written: set[str]
-    _log: Any
+    _log: FilteringBoundLogger
 
     def get(self, name: str) -> Event | None:
         raise NotImplementedError
