@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from idealweek.model import DebtState, DebtStatus, DesiredEvent, Event, Kind, Policy
 from idealweek.planner import Plan, WeekFigures
+from idealweek.planner.keys import debt_block_id
 from idealweek.week import iso_week_label, local_instant
 
 
@@ -124,7 +125,7 @@ def week_items(
             continue
         shown.add(k)
         if tag.kind == Kind.MAKEUP:
-            links = ", ".join(d.removeprefix("debt:") for d in sorted(tag.pays))
+            links = ", ".join(debt_block_id(d) for d in sorted(tag.pays))
             paid = [(debts[d], m) for d, m in sorted(tag.pays.items()) if d in debts]
             repays = ", ".join(
                 f"{m} min lost {d.created.astimezone(zone or d.created.tzinfo):%a %d %b %H:%M}"

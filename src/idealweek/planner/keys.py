@@ -58,8 +58,16 @@ def makeup_block_id(key: str) -> str:
     return f"makeup:{base_key(key)}"
 
 
+DEBT = "debt:"
+
+
 def debt_id(block_id: str) -> str:
-    return f"debt:{block_id}"
+    return f"{DEBT}{block_id}"
+
+
+def debt_block_id(debt: str) -> str:
+    """The block a debt id names (what a make-up's links show)."""
+    return debt.removeprefix(DEBT)
 
 
 __all__ = [
@@ -67,6 +75,7 @@ __all__ = [
     "REKEYED",
     "base_key",
     "block_key",
+    "debt_block_id",
     "debt_id",
     "focus_key",
     "is_focus_key",
