@@ -20,11 +20,13 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import structlog
+
+if TYPE_CHECKING:
+    from structlog.typing import EventDict, Processor, WrappedLogger
 
 SECRET_KEYS = re.compile(
     r"(token|authorization|secret|password|passwd|refresh|assertion|code_verifier|device_code|api[_-]?key|cookie"
@@ -173,7 +175,7 @@ def _scrub(value: Any, debug: bool, depth: int = 0) -> Any:
     return scrub_text(str(value))
 
 
-def redact(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact(_logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: drop secrets everywhere, user-written event text above debug."""
     debug = method == "debug" or event_dict.get("level") == "debug"
     for key in list(event_dict):
@@ -195,7 +197,7 @@ TERMINAL_DETAILS = frozenset({"write"})
 Under systemd (JSON) they stay at their level: the journal keeps one line per write."""
 
 
-def _drop_terminal_details(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+def _drop_terminal_details(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     if event_dict.get("event") in TERMINAL_DETAILS:
         raise structlog.DropEvent
     return event_dict
@@ -231,14 +233,14 @@ def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     tty = _is_tty(out)
     if fmt == "auto":
         fmt = "console" if tty else "json"
-    renderer: Any = (
+    renderer: Processor = (
         structlog.dev.ConsoleRenderer(colors=tty, exception_formatter=structlog.dev.plain_traceback)
         if fmt == "console"
         else structlog.processors.JSONRenderer(sort_keys=True, default=str)
     )
     numeric = getattr(logging, level.upper(), logging.INFO)
-    details: list[Any] = [_drop_terminal_details] if fmt == "console" and numeric > logging.DEBUG else []
-    shared: list[Any] = [
+    details: list[Processor] = [_drop_terminal_details] if fmt == "console" and numeric > logging.DEBUG else []
+    shared: list[Processor] = [
         *details,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
