@@ -61,7 +61,7 @@ class FrozenDaemon:
         self.proc = subprocess.Popen(
             [*world.command("run", "--log-format", "json", "--log-level", "info")],
             cwd=REPO,
-            env=env(IDEALWEEK_LOCK_WAIT="60"),
+            env=env(IDEALWEEK_LOCK_WAIT=LOCK_WAIT),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -133,9 +133,34 @@ def cycle_start(rec: dict[str, Any]) -> datetime:
 # -- the command in-process ---------------------------------------------------------------------
 
 
+LOCK_WAIT = "300"
+"""Commands queue behind the daemon's cycles; on a loaded machine that can take a while."""
+_local = threading.local()
+
+
+class _PerThreadStderr:
+    """``sys.stderr`` that a thread running a command can point at its own buffer."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        buf = getattr(_local, "buf", None)
+        return int((buf if buf is not None else self.inner).write(text))
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 @contextlib.contextmanager
 def pinned_commands(now: datetime = NOW) -> Iterator[None]:
-    """While active, ``cli.main`` in this process plans at ``now`` (as :mod:`tests.safety.frozen_cli` does)."""
+    """While active, ``cli.main`` in this process plans at ``now`` (as :mod:`tests.safety.frozen_cli` does)
+    and waits as long as the command processes for the lock; each command's stderr is kept per thread."""
+    import sys
+
     from idealweek.app import App
 
     original = App.engine
@@ -149,17 +174,34 @@ def pinned_commands(now: datetime = NOW) -> Iterator[None]:
         return made
 
     App.engine = engine  # type: ignore[method-assign]
+    saved_wait, saved_err = os.environ.get("IDEALWEEK_LOCK_WAIT"), sys.stderr
+    os.environ["IDEALWEEK_LOCK_WAIT"] = LOCK_WAIT
+    sys.stderr = _PerThreadStderr(saved_err)
     try:
         yield
     finally:
         App.engine = original  # type: ignore[method-assign]
+        sys.stderr = saved_err
+        if saved_wait is None:
+            os.environ.pop("IDEALWEEK_LOCK_WAIT", None)
+        else:
+            os.environ["IDEALWEEK_LOCK_WAIT"] = saved_wait
 
 
 def command_in_process(world: World, *args: str) -> int:
     """The real command line, run in this process (inside :func:`pinned_commands`); its exit code."""
+    import io
+
     from idealweek import cli
 
-    return cli.main([*args, "--config", str(world.config), "--log-level", "error"])
+    _local.buf = io.StringIO()
+    try:
+        code = cli.main([*args, "--config", str(world.config), "--log-level", "error"])
+    finally:
+        said, _local.buf = _local.buf.getvalue(), None
+    if code != 0:
+        raise AssertionError(f"`idealweek {' '.join(args)}` exited {code}: {said[-2000:]}")
+    return code
 
 
 def command_process(world: World, *args: str) -> int:
@@ -167,7 +209,7 @@ def command_process(world: World, *args: str) -> int:
     done = subprocess.run(
         world.command(*args, "--log-level", "error"),
         cwd=REPO,
-        env=env(IDEALWEEK_LOCK_WAIT="60"),
+        env=env(IDEALWEEK_LOCK_WAIT=LOCK_WAIT),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
