@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,10 @@ from idealweek.providers.ics.expand import (
     default_window,
     parse_ics,
 )
-from idealweek.providers.ics.repair import fingerprint
+from idealweek.providers.ics.repair import fingerprint, read_calendars
 from idealweek.providers.ics.write import bump_sequence, owned_vevent, render_new, set_times
 from idealweek.providers.vdir_scan import VdirScan
-from idealweek.providers.vdir_token import FileState, VdirToken, list_ics
+from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, list_ics
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +117,34 @@ class VdirProvider(VdirScan):
             return list_ics(self.path)
         except OSError as exc:
             raise ProviderError(f"{self.name}: cannot read the vdir folder {self.path}: {exc.strerror or exc}") from exc
+
+    def _load(self, fname: str, window: Window) -> FileState | None:
+        """Read one file now, parsing it only when its content changed; None when it vanished meanwhile."""
+        path = self.path / fname
+        try:
+            st = path.stat()
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ProviderError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
+        sha = fingerprint(data)
+        prev = self._files.get(fname)
+        state = FileState(file_sig(st), sha, time.time_ns())
+        if prev is not None and prev.sha == sha and prev.cals is not None:
+            state.cals, state.events = prev.cals, prev.events
+        else:
+            try:
+                state.cals = read_calendars(data, str(path))
+            except ProviderError as exc:
+                log.warning("vdir.file_skipped", source=str(path), reason=str(exc))
+                state.cals = []
+        self._files[fname] = state
+        if state.events is None:
+            self._expand(fname, state, window)
+        else:
+            self._uids[(fname, sha)] = frozenset(e.uid for e in state.events)
+        return state
 
     # -- reading ------------------------------------------------------------
     def read_changes(self, token: str | None) -> ChangeSet:

@@ -14,16 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import structlog
-
-from idealweek.errors import ProviderError
 from idealweek.model import Event
 from idealweek.providers.base import ChangeSet
 from idealweek.providers.ics.expand import Window, expand_events
-from idealweek.providers.ics.repair import fingerprint, read_calendars
 from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, racy
-
-log = structlog.get_logger(__name__)
 
 
 class VdirScan:
@@ -56,32 +50,7 @@ class VdirScan:
         return events
 
     def _load(self, fname: str, window: Window) -> FileState | None:
-        """Read one file now, parsing it only when its content changed; None when it vanished meanwhile."""
-        path = self.path / fname
-        try:
-            st = path.stat()
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ProviderError(f"{self.name}: cannot read {path}: {exc.strerror or exc}") from exc
-        sha = fingerprint(data)
-        prev = self._files.get(fname)
-        state = FileState(file_sig(st), sha, time.time_ns())
-        if prev is not None and prev.sha == sha and prev.cals is not None:
-            state.cals, state.events = prev.cals, prev.events
-        else:
-            try:
-                state.cals = read_calendars(data, str(path))
-            except ProviderError as exc:
-                log.warning("vdir.file_skipped", source=str(path), reason=str(exc))
-                state.cals = []
-        self._files[fname] = state
-        if state.events is None:
-            self._expand(fname, state, window)
-        else:
-            self._uids[(fname, sha)] = frozenset(e.uid for e in state.events)
-        return state
+        raise NotImplementedError
 
     def _scan(self, window: Window, token: VdirToken | None, need_events: bool) -> dict[str, FileState]:
         """Current state of every file, reading only what may have changed."""
