@@ -42,7 +42,8 @@ from tests.safety.crash import Tally
 from tests.safety.world import at, kill_after, kill_when_held
 
 SCALE = max(1, int(os.environ.get("IDEALWEEK_SAFETY_TRIALS", "1")))
-SEEDS = range(5000, 5000 + 4 * SCALE)
+SEEDS = range(5000, 5000 + 2 * SCALE)
+"""Two SIGKILL worlds per server by default (10 kills each); ``IDEALWEEK_SAFETY_TRIALS=N`` runs 2N."""
 KILLS = 5
 
 
@@ -267,6 +268,8 @@ def run_cell(svc: DavServices, fault: str, step: str, name: str) -> str:
 @pytest.mark.parametrize(("fault", "step"), CELLS, ids=[f"{f}-{s}".replace(" ", "_") for f, s in CELLS])
 def test_caldav_fault_at_step_completes_or_stops_cleanly_and_converges(svc: DavServices, fault: str, step: str) -> None:
     """The cycle completes, reports the calendar failed or skips a changed event; clean cycles then match a twin."""
+    if svc.server.kind != "radicale" and SCALE < 2:
+        pytest.skip("the fault matrix runs on Radicale by default; IDEALWEEK_SAFETY_TRIALS=2 adds Xandikos")
     outcome = run_cell(svc, fault, step, f"f{FAULTS.index(fault)}{step}")
     assert outcome == "completed" or outcome.startswith(("stopped: ", "conflict")), outcome
     print(f"| caldav | {fault} | {step} | {outcome} |")
