@@ -2,6 +2,7 @@
 
 import sys as _sys
 from types import ModuleType as _ModuleType
+from typing import cast as _cast
 
 __version__ = "0.1.0"
 
@@ -34,7 +35,8 @@ def _import_structlog_lightly() -> None:
     if "asyncio" not in _sys.modules:
         _sys.modules["asyncio"] = _LazyAsyncio("asyncio")
     if hide_rich:
-        _sys.modules["rich"] = None  # type: ignore[assignment]  # makes `import rich` raise ImportError
+        # None in sys.modules makes `import rich` raise ImportError (typeshed types the dict without None)
+        _sys.modules.update({"rich": _cast(_ModuleType, None)})
     try:
         import structlog  # noqa: F401
     finally:

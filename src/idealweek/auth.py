@@ -264,8 +264,9 @@ def _terminal_available() -> bool:
 
 def _is_tty(stream: object) -> bool:
     try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
+        isatty = getattr(stream, "isatty", None)
+        return callable(isatty) and bool(isatty())
+    except ValueError:  # a closed stream
         return False
 
 

@@ -111,7 +111,7 @@ def with_timeouts(session: requests.Session, timeout: tuple[float, float] = TIME
             kwargs["timeout"] = timeout
         return original(method, url, *args, **kwargs)
 
-    session.request = request  # type: ignore[method-assign]
+    setattr(session, "request", request)  # noqa: B010 (an instance attribute shadows the method; mypy forbids assigning it)
     return session
 
 

@@ -9,6 +9,7 @@ it (``Calendar.freebusy_request``); iCloud has no free-busy REPORT (use a busy-o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,10 +33,19 @@ def _time(text: str) -> datetime:
     return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
-def parse_freebusy(text: str) -> list[Interval]:
-    """The busy periods of a ``VFREEBUSY`` (unreadable periods are skipped)."""
+def _duration(text: str) -> timedelta:
+    """An RFC 5545 duration such as ``PT1H30M`` (icalendar's parser, which is untyped)."""
     from icalendar.prop import vDuration
 
+    parse: Callable[[str], object] = vDuration.from_ical
+    value = parse(text)
+    if not isinstance(value, timedelta):
+        raise ValueError(f"not a duration: {text!r}")
+    return value
+
+
+def parse_freebusy(text: str) -> list[Interval]:
+    """The busy periods of a ``VFREEBUSY`` (unreadable periods are skipped)."""
     out: list[Interval] = []
     for line in _unfold(text):
         head, sep, values = line.partition(":")
@@ -51,7 +61,7 @@ def parse_freebusy(text: str) -> list[Interval]:
             try:
                 start = _time(start_text)
                 if rest.strip().startswith(("P", "+P")):
-                    length: timedelta = vDuration.from_ical(rest.strip())  # type: ignore[no-untyped-call]
+                    length = _duration(rest.strip())
                     end = start + length
                 else:
                     end = _time(rest)
