@@ -3,6 +3,7 @@ test extras (checked with `make -n` against a venv path that does not exist: not
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,8 +18,17 @@ pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")
 def plan(target: str, venv: Path) -> list[str]:
     """The commands `make TARGET` would run for a fresh venv at ``venv``."""
     assert MAKE is not None
+    # Under `make test` the suite inherits MAKEFLAGS/MAKELEVEL, and a nested make would announce
+    # "Entering/Leaving directory": plan as a user's own `make` would, without them.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}}
     done = subprocess.run(
-        [MAKE, "-n", target, f"VENV={venv}"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+        [MAKE, "--no-print-directory", "-n", target, f"VENV={venv}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return done.stdout.splitlines()
 
