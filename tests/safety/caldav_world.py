@@ -32,7 +32,7 @@ from idealweek.providers.ics import decode_tag
 from idealweek.store import Store
 from tests.fakes.dav_proxy import DavProxy
 from tests.fakes.dav_servers import DavServer, DavUser
-from tests.safety.world import NOW, REPO, at
+from tests.safety.world import NOW, REPO, at, ledger_of, unaccounted_debts
 from tests.scenario import BASE_TOML
 
 Owned = tuple[str, str, str, datetime, datetime]
@@ -234,26 +234,10 @@ roles = ["blocks"]
         return "\n".join(sorted(parts))
 
     def ledger(self) -> dict[str, tuple[object, ...]]:
-        store = Store(self.db)
-        try:
-            return {
-                str(d["id"]): (d["minutes"], d["status"], d["paid"], d["scheduled"], d["waived"], d["unplaced"])
-                for d in store.ledger()
-            }
-        finally:
-            store.close()
+        return ledger_of(self.db)
 
     def ledger_conserved(self) -> list[str]:
-        if not self.db.exists():
-            return []
-        bad = []
-        for did, (minutes, status, paid, scheduled, waived, unplaced) in self.ledger().items():
-            if status == "cancelled":
-                continue
-            total = int(paid) + int(scheduled) + int(waived) + int(unplaced)  # type: ignore[call-overload]
-            if total < int(minutes):  # type: ignore[call-overload]
-                bad.append(f"{did}: {minutes} min, accounted {total}")
-        return bad
+        return unaccounted_debts(self.db)
 
 
 def is_write(method: str, path: str) -> bool:

@@ -411,27 +411,11 @@ class World:
         return json.dumps([google, graph, home])
 
     def ledger(self) -> dict[str, tuple[object, ...]]:
-        store = Store(self.db)
-        try:
-            return {
-                str(d["id"]): (d["minutes"], d["status"], d["paid"], d["scheduled"], d["waived"], d["unplaced"])
-                for d in store.ledger()
-            }
-        finally:
-            store.close()
+        return ledger_of(self.db)
 
     def ledger_conserved(self) -> list[str]:
         """Debts whose minutes are not all accounted for (paid + scheduled + waived + unplaced)."""
-        if not self.db.exists():
-            return []
-        bad = []
-        for did, (minutes, status, paid, scheduled, waived, unplaced) in self.ledger().items():
-            if status == "cancelled":
-                continue
-            total = int(paid) + int(scheduled) + int(waived) + int(unplaced)  # type: ignore[call-overload]
-            if total < int(minutes):  # type: ignore[call-overload]
-                bad.append(f"{did}: {minutes} min, accounted {total}")
-        return bad
+        return unaccounted_debts(self.db)
 
 
 def kinds(owned: list[Owned]) -> dict[str, int]:
@@ -496,3 +480,29 @@ def kill_after(proc: subprocess.Popen[str], seconds: float) -> bool:
     finally:
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def ledger_of(db: Path) -> dict[str, tuple[object, ...]]:
+    """Debt id -> (minutes, status, paid, scheduled, waived, unplaced) in the state database at ``db``."""
+    store = Store(db)
+    try:
+        return {
+            str(d["id"]): (d["minutes"], d["status"], d["paid"], d["scheduled"], d["waived"], d["unplaced"])
+            for d in store.ledger()
+        }
+    finally:
+        store.close()
+
+
+def unaccounted_debts(db: Path) -> list[str]:
+    """Debts at ``db`` whose minutes are not all accounted for (paid + scheduled + waived + unplaced)."""
+    if not db.exists():
+        return []
+    bad = []
+    for did, (minutes, status, paid, scheduled, waived, unplaced) in ledger_of(db).items():
+        if status == "cancelled":
+            continue
+        total = int(paid) + int(scheduled) + int(waived) + int(unplaced)  # type: ignore[call-overload]
+        if total < int(minutes):  # type: ignore[call-overload]
+            bad.append(f"{did}: {minutes} min, accounted {total}")
+    return bad
