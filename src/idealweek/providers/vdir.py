@@ -35,7 +35,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -57,6 +57,9 @@ from idealweek.providers.ics.repair import fingerprint, read_calendars
 from idealweek.providers.ics.write import bump_sequence, owned_vevent, render_new, set_times
 from idealweek.providers.vdir_scan import VdirScan
 from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, list_ics
+
+if TYPE_CHECKING:
+    from icalendar import Calendar, Component
 
 log = structlog.get_logger(__name__)
 
@@ -204,7 +207,7 @@ class VdirProvider(VdirScan):
                 return self.path / fname
         return None
 
-    def _owned_component(self, path: Path, existing: Event) -> tuple[bytes, Any, Any]:
+    def _owned_component(self, path: Path, existing: Event) -> tuple[bytes, Calendar, Component]:
         """The file's bytes, calendar and the owned VEVENT; NotOwned when it carries no valid tag."""
         try:
             data = path.read_bytes()

@@ -15,9 +15,12 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from idealweek.model import Event
+
+if TYPE_CHECKING:
+    import icalendar
 
 TOKEN_PREFIX = "vdir1:"
 RACY_NS = 2_000_000_000
@@ -62,7 +65,7 @@ class FileState:
     sha: str
     checked_ns: int
     events: list[Event] | None = None
-    cals: list[Any] | None = None
+    cals: list[icalendar.Calendar] | None = None
     """The file's calendars as parsed: kept so that a moved window needs no new parse."""
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import structlog
 
 from idealweek.model import TAG_PROPERTY, Event, OwnedTag, Response, Status
 from idealweek.providers.ics.zones import fix_zone
+
+if TYPE_CHECKING:
+    from icalendar import Calendar, Component
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +41,7 @@ def warn(ctx: Ctx, uid: str, reason: str) -> None:
     log.warning("ics.event_skipped", source=ctx.source, uid=shown, reason=reason)
 
 
-def _dt(comp: Any, key: str) -> date | datetime | None:
+def _dt(comp: Component, key: str) -> date | datetime | None:
     prop = comp.get(key)
     if prop is None:
         return None
@@ -48,7 +51,7 @@ def _dt(comp: Any, key: str) -> date | datetime | None:
     return None
 
 
-def _text(comp: Any, key: str) -> str:
+def _text(comp: Component, key: str) -> str:
     value = comp.get(key)
     if value is None:
         return ""
@@ -67,7 +70,7 @@ EXACT_DURATION = "X-IDEALWEEK-EXACT-DURATION"
 """Where :func:`mark_exact_durations` keeps a VEVENT's DURATION through the expansion library."""
 
 
-def mark_exact_durations(cal: Any) -> None:
+def mark_exact_durations(cal: Calendar) -> None:
     """Copy the DURATION of each VEVENT without DTEND to :data:`EXACT_DURATION`.
 
     recurring-ical-events replaces DURATION by a DTEND computed in wall-clock
@@ -82,7 +85,7 @@ def mark_exact_durations(cal: Any) -> None:
             comp[EXACT_DURATION] = str(int(prop.dt.total_seconds()))
 
 
-def _exact_duration(occ: Any) -> timedelta | None:
+def _exact_duration(occ: Component) -> timedelta | None:
     raw = occ.get(EXACT_DURATION)
     try:
         return timedelta(seconds=max(0, int(str(raw)))) if raw is not None else None
@@ -96,7 +99,7 @@ def _end_after(start: datetime, duration: timedelta) -> datetime:
     return nominal.astimezone(UTC) + (duration - timedelta(days=duration.days))
 
 
-def to_event(occ: Any, ctx: Ctx, series: str, recurring: bool) -> Event | None:
+def to_event(occ: Component, ctx: Ctx, series: str, recurring: bool) -> Event | None:
     """One occurrence → Event; None when cancelled.  Raises on malformed data."""
     status_text = _text(occ, "STATUS").upper()
     if status_text == "CANCELLED":
@@ -106,8 +109,9 @@ def to_event(occ: Any, ctx: Ctx, series: str, recurring: bool) -> Event | None:
         raise ValueError("no DTSTART")
     end_raw = _dt(occ, "DTEND")
     duration: timedelta | None = None
-    if end_raw is None and occ.get("DURATION") is not None:
-        dur = occ["DURATION"].dt
+    duration_prop = occ.get("DURATION")  # icalendar types get() as Any; a value without .dt raises as before
+    if end_raw is None and duration_prop is not None:
+        dur = duration_prop.dt
         if isinstance(dur, timedelta):
             duration = dur
     all_day = not isinstance(start_raw, datetime)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -29,6 +29,7 @@ from idealweek.providers.ics.zones import floating_zone, normalise_x_wr_timezone
 
 if TYPE_CHECKING:
     import icalendar
+    from icalendar import Component
 
 log = structlog.get_logger(__name__)
 
@@ -67,12 +68,12 @@ def _uid_of(comp: icalendar.cal.Component) -> str:
     return str(value).strip() if value is not None else ""
 
 
-def _prepare(cal: icalendar.Calendar, ctx: Ctx, default_uid: str) -> tuple[dict[str, list[Any]], set[str]]:
+def _prepare(cal: icalendar.Calendar, ctx: Ctx, default_uid: str) -> tuple[dict[str, list[Component]], set[str]]:
     """Group VEVENTs by UID (giving UID-less ones one), normalise, note recurring series.
 
     Events without DTSTART are removed from the calendar with a warning.
     """
-    groups: dict[str, list[Any]] = {}
+    groups: dict[str, list[Component]] = {}
     recurring: set[str] = set()
     for comp in list(cal.subcomponents):
         if comp.name == "VEVENT" and comp.get("DTSTART") is None:
@@ -119,7 +120,7 @@ def _check_rules(cal: icalendar.Calendar) -> None:
                     rule.pop(part, None)
 
 
-def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Any]:
+def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Component]:
     """Occurrences in ``[lo, hi)``; refuses sub-hourly rules and more than :data:`MAX_OCCURRENCES`.
 
     Each series is expanded with its ``between`` generator over the window only
@@ -130,7 +131,7 @@ def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Any]:
 
     _check_rules(cal)
     mark_exact_durations(cal)
-    out: list[Any] = []
+    out: list[Component] = []
     for series in recurring_ical_events.of(cal).series:
         for occ in series.between(lo, hi):
             out.append(occ.as_component(False))
@@ -139,7 +140,7 @@ def _expand(cal: icalendar.Calendar, lo: datetime, hi: datetime) -> list[Any]:
     return out
 
 
-def _subcalendar(cal: icalendar.Calendar, comps: Sequence[Any]) -> icalendar.Calendar:
+def _subcalendar(cal: icalendar.Calendar, comps: Sequence[Component]) -> icalendar.Calendar:
     import icalendar
 
     sub = icalendar.Calendar()
@@ -159,7 +160,7 @@ def _in_window(ev: Event, lo: datetime, hi: datetime) -> bool:
 
 
 def _events_of_group(
-    cal: icalendar.Calendar, uid: str, comps: Sequence[Any], ctx: Ctx, recurring: bool, lo: datetime, hi: datetime
+    cal: icalendar.Calendar, uid: str, comps: Sequence[Component], ctx: Ctx, recurring: bool, lo: datetime, hi: datetime
 ) -> list[Event]:
     try:
         occurrences = _expand(_subcalendar(cal, comps), lo, hi)
@@ -169,7 +170,7 @@ def _events_of_group(
     return _convert(occurrences, ctx, {uid} if recurring else set())
 
 
-def _convert(occurrences: Iterable[Any], ctx: Ctx, recurring: set[str]) -> list[Event]:
+def _convert(occurrences: Iterable[Component], ctx: Ctx, recurring: set[str]) -> list[Event]:
     out: list[Event] = []
     failed: set[str] = set()
     for occ in occurrences:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.clock import Clock, system_clock
@@ -19,6 +19,7 @@ from idealweek.providers.ics.expand import DEFAULT_AHEAD, DEFAULT_LOOKBACK, Wind
 from idealweek.providers.ics.repair import decode, fingerprint, is_calendar, parse_calendars, prefilter
 
 if TYPE_CHECKING:
+    import icalendar
     import requests
 
 
@@ -75,7 +76,7 @@ class IcsProvider:
         """Seconds one fetch of the feed may take in all."""
         self._cache: _Fetched | None = None
         self._parsed: tuple[str, list[Event]] | None = None
-        self._cals: tuple[str, list[Any]] | None = None
+        self._cals: tuple[str, list[icalendar.Calendar]] | None = None
         """(hash of the text parsed, calendars): a moved window expands again without a new parse."""
 
     @property

@@ -8,16 +8,19 @@ property.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from idealweek.errors import NotOwned
 from idealweek.model import DesiredEvent
 from idealweek.providers.ics.convert import TAG_ICS_PROPERTY, decode_tag
 
+if TYPE_CHECKING:
+    from icalendar import Calendar, Component
+
 PRODID = "-//idealweek//idealweek//EN"
 
 
-def set_times(comp: Any, desired: DesiredEvent, now: datetime) -> None:
+def set_times(comp: Component, desired: DesiredEvent, now: datetime) -> None:
     """Put ``desired``'s times, visibility, busy state and tag on the VEVENT ``comp`` (replacing old ones)."""
     for key in ("DTSTART", "DTEND", "DURATION", "CLASS", "TRANSP", TAG_ICS_PROPERTY, "DTSTAMP", "LAST-MODIFIED"):
         comp.pop(key, None)
@@ -34,7 +37,7 @@ def set_times(comp: Any, desired: DesiredEvent, now: datetime) -> None:
     comp.add(TAG_ICS_PROPERTY, vText(desired.tag.encode()))
 
 
-def bump_sequence(comp: Any) -> None:
+def bump_sequence(comp: Component) -> None:
     """Increase the VEVENT's SEQUENCE by one (1 when missing or unreadable)."""
     seq = comp.get("SEQUENCE")
     comp.pop("SEQUENCE", None)
@@ -63,7 +66,7 @@ def render_new(uid: str, desired: DesiredEvent, now: datetime) -> bytes:
     return bytes(cal.to_ical())
 
 
-def owned_vevent(data: bytes, calendar: str, resource: str, uid: str) -> tuple[Any, Any]:
+def owned_vevent(data: bytes, calendar: str, resource: str, uid: str) -> tuple[Calendar, Component]:
     """The calendar in ``data`` and its single VEVENT carrying a valid tag.
 
     :class:`NotOwned` (naming the calendar and the resource or ``uid``) when
