@@ -22,7 +22,7 @@ import ipaddress
 import random
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,10 @@ READ_TIMEOUT = 60.0
 TIMEOUT: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)
 """(connect, read) seconds for every HTTP request idealweek makes."""
 if TYPE_CHECKING:
+    import threading
+
     import requests
+    from requests.sessions import _Settings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -116,7 +119,7 @@ def with_timeouts(session: requests.Session, timeout: tuple[float, float] = TIME
 
 
 @functools.cache
-def _session_class() -> Any:
+def _session_class() -> Callable[[tuple[float, float], str], requests.Session]:
     import requests as rq
 
     class TimeoutSession(rq.Session):
@@ -132,7 +135,14 @@ def _session_class() -> Any:
                 kwargs["timeout"] = self.default_timeout
             return super().request(method, url, *args, **kwargs)
 
-        def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        def merge_environment_settings(
+            self,
+            url: str | bytes | None,
+            proxies: MutableMapping[str, str] | None,
+            stream: bool | None,
+            verify: bool | str | None,
+            cert: str | tuple[str, str] | None,
+        ) -> _Settings:
             settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
             if self.ca_bundle:
                 settings["verify"] = self.ca_bundle
@@ -219,7 +229,7 @@ class _Decoder:
             self.mode = "gzip"
         if self.mode not in ("identity", "gzip", "deflate"):
             raise ProviderError(f"unsupported Content-Encoding {encoding[:40]!r}")
-        self._z: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.mode == "gzip" else None
+        self._z: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.mode == "gzip" else None
         self._pending = b""
 
     def feed(self, data: bytes, room: int) -> bytes:
@@ -279,7 +289,7 @@ def bounded_get(
     import threading
 
     outcome: list[Fetched | BaseException] = []
-    live: list[Any] = []
+    live: list[requests.Response] = []
     cancelled = threading.Event()
 
     def work() -> None:
@@ -312,8 +322,8 @@ def _fetch(
     max_bytes: int,
     timeout: tuple[float, float],
     max_redirects: int,
-    cancelled: Any,
-    live: list[Any],
+    cancelled: threading.Event,
+    live: list[requests.Response],
 ) -> Fetched:
     import requests as rq
 
@@ -343,7 +353,7 @@ def _fetch(
     raise ProviderError(f"more than {max_redirects} redirects")
 
 
-def _read_body(resp: Any, max_bytes: int, cancelled: Any) -> bytes:
+def _read_body(resp: requests.Response, max_bytes: int, cancelled: threading.Event) -> bytes:
     import requests as rq
     import urllib3.exceptions
 

@@ -33,13 +33,16 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
 from idealweek.errors import UserError
 from idealweek.fsutil import atomic_write, create_new, open_private, private_dir
 from idealweek.log import register_secret_document
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 log = structlog.get_logger(__name__)
 
@@ -167,7 +170,7 @@ class FileStore:
         """The file on disk still uses the old unsalted key derivation (rewritten on the next write)."""
         self.description = f"encrypted file {path} (key from {key_source})"
 
-    def _fernet_for(self, salt: bytes | None) -> Any:
+    def _fernet_for(self, salt: bytes | None) -> Fernet:
         from cryptography.fernet import Fernet
 
         if salt is None:
