@@ -11,7 +11,7 @@ Entry points used by :mod:`idealweek.providers.factory` and the CLI:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from idealweek.config import Settings
 from idealweek.errors import UserError
@@ -31,8 +31,12 @@ from idealweek.providers.google.client import ApiError, GoogleClient, RetryPolic
 from idealweek.providers.google.freebusy import google_busy
 from idealweek.providers.google.mapping import event_id
 from idealweek.providers.google.provider import EventExists, GoogleProvider
+from idealweek.providers.google.resources import CalendarListParams
 from idealweek.retention import history_lookback
 from idealweek.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from google.oauth2.credentials import Credentials
 
 WRITE_ROLES = frozenset({Role.BLOCKS, Role.FOCUS, Role.MIRROR})
 
@@ -44,7 +48,7 @@ def make_client(
     acct = google_account(settings, account)
     credentials = load_credentials(secrets, account, acct)
 
-    def store(creds: Any) -> None:
+    def store(creds: Credentials) -> None:
         save_credentials(secrets, account, creds)
 
     return GoogleClient(
@@ -95,7 +99,7 @@ def list_calendars(settings: Settings, config_path: Path, account: str, secrets:
     try:
         page_token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"maxResults": 250}
+            kwargs: CalendarListParams = {"maxResults": 250}
             if page_token:
                 kwargs["pageToken"] = page_token
             page = client.execute(client.service.calendarList().list(**kwargs), "calendarList.list")

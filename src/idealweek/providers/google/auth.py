@@ -15,7 +15,7 @@ import os
 import webbrowser
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, TypedDict, cast
 from urllib.parse import urlsplit
 
 import structlog
@@ -24,6 +24,10 @@ from idealweek.config import GoogleAccount, Settings, resolve_path
 from idealweek.errors import AuthError, UserError
 from idealweek.http import TIMEOUT, with_timeouts
 from idealweek.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from google.oauth2.credentials import Credentials
+    from google_auth_oauthlib.flow import InstalledAppFlow
 
 log = structlog.get_logger()
 
@@ -42,6 +46,22 @@ def scopes_for(settings: Settings, account: str) -> tuple[str, ...]:
     return SCOPES
 
 
+class InstalledClient(TypedDict, total=False):
+    """The ``installed`` part of a Desktop app's OAuth client file (Google Cloud console → Download JSON)."""
+
+    client_id: str
+    client_secret: str
+    project_id: str
+    auth_uri: str
+    token_uri: str
+    auth_provider_x509_cert_url: str
+    redirect_uris: list[str]
+
+
+class ClientSecrets(TypedDict):
+    installed: InstalledClient
+
+
 def secret_name(account: str) -> str:
     return f"token:{account}"
 
@@ -57,7 +77,7 @@ def google_account(settings: Settings, account: str) -> GoogleAccount:
     return acct
 
 
-def load_credentials(secrets: SecretStore, account: str, acct: GoogleAccount) -> Any:
+def load_credentials(secrets: SecretStore, account: str, acct: GoogleAccount) -> Credentials:
     """The stored credentials of ``account`` (``google.oauth2.credentials.Credentials``)."""
     from google.oauth2.credentials import Credentials
 
@@ -68,7 +88,7 @@ def load_credentials(secrets: SecretStore, account: str, acct: GoogleAccount) ->
             f"(or `idealweek auth import {account}` on a headless server)"
         )
     try:
-        credentials = Credentials.from_authorized_user_info(json.loads(text))  # type: ignore[no-untyped-call]
+        credentials: Credentials = Credentials.from_authorized_user_info(json.loads(text))  # type: ignore[no-untyped-call]
         # google-auth always refreshes at Google's token endpoint; only the config may point elsewhere.
         if acct.token_uri:
             expiry = credentials.expiry
@@ -82,7 +102,13 @@ def load_credentials(secrets: SecretStore, account: str, acct: GoogleAccount) ->
         ) from None
 
 
-def save_credentials(secrets: SecretStore, account: str, credentials: Any) -> None:
+class SerializableCredentials(Protocol):
+    """What is stored of a sign-in: google-auth's ``Credentials`` (untyped ``to_json``) as authorised-user JSON."""
+
+    def to_json(self) -> str: ...
+
+
+def save_credentials(secrets: SecretStore, account: str, credentials: SerializableCredentials) -> None:
     secrets.set(secret_name(account), str(credentials.to_json()))
     log.debug("google token stored", account=account)
 
@@ -108,7 +134,7 @@ def check_token_json(text: str) -> str:
     return json.dumps(info, sort_keys=True)
 
 
-def _client_config(config_path: Path, account: str, acct: GoogleAccount) -> dict[str, Any]:
+def _client_config(config_path: Path, account: str, acct: GoogleAccount) -> ClientSecrets:
     if not acct.client_secrets:
         raise UserError(
             f"accounts.{account}.client_secrets: set it to the OAuth client file of a Desktop app "
@@ -128,9 +154,10 @@ def _client_config(config_path: Path, account: str, acct: GoogleAccount) -> dict
             f"accounts.{account}.client_secrets: {path} is not a Desktop app client (it is of type {kind!r}); "
             'create an OAuth client ID of type "Desktop app"'
         )
+    config = cast("ClientSecrets", doc)
     if acct.token_uri:
-        doc["installed"]["token_uri"] = acct.token_uri
-    return doc
+        config["installed"]["token_uri"] = acct.token_uri
+    return config
 
 
 @contextlib.contextmanager
@@ -148,7 +175,9 @@ def _loopback_transport(token_uri: str) -> Iterator[None]:
         os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
 
 
-def make_flow(config: dict[str, Any], timeout: tuple[float, float] = TIMEOUT, scopes: tuple[str, ...] = SCOPES) -> Any:
+def make_flow(
+    config: ClientSecrets, timeout: tuple[float, float] = TIMEOUT, scopes: tuple[str, ...] = SCOPES
+) -> InstalledAppFlow:
     """The installed-app flow; its token request gets a connect and a read timeout (the library sets none)."""
     from google_auth_oauthlib.flow import InstalledAppFlow
 

@@ -17,7 +17,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import httplib2
@@ -27,6 +27,12 @@ from idealweek.clock import Clock, system_clock
 from idealweek.errors import AuthError, ProviderError, TransientError
 from idealweek.http import READ_TIMEOUT, RETRY_STATUSES, RetryPolicy, parse_retry_after
 from idealweek.providers.base import RequestCounter
+from idealweek.providers.google.resources import ApiRequest, CalendarService
+
+if TYPE_CHECKING:
+    from google.oauth2.credentials import Credentials
+
+T = TypeVar("T")
 
 log = structlog.get_logger()
 
@@ -86,10 +92,13 @@ class CountingHttp(httplib2.Http):  # type: ignore[misc]
         self.counter = counter
         self.token_uri = token_uri
 
-    def request(self, uri: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+    def request(
+        self, uri: str, method: str = "GET", *args: object, **kwargs: object
+    ) -> tuple[httplib2.Response, bytes]:
         kind, write = request_kind(method, uri, self.token_uri)
         self.counter.count(kind, write=write)
-        return super().request(uri, method, *args, **kwargs)
+        answer: tuple[httplib2.Response, bytes] = super().request(uri, method, *args, **kwargs)
+        return answer
 
     def close_all(self) -> None:
         for conn in list(self.connections.values()):
@@ -115,15 +124,15 @@ class GoogleClient:
     """
 
     account: str
-    credentials: Any
+    credentials: Credentials
     api_root: str = ""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     counter: RequestCounter = field(default_factory=RequestCounter)
-    on_token: Callable[[Any], None] | None = None
+    on_token: Callable[[Credentials], None] | None = None
     timeout: float = READ_TIMEOUT
     """httplib2's socket timeout: bounds the connect and every read (API calls and token refreshes)."""
     clock: Clock = system_clock
-    service: Any = field(init=False)
+    service: CalendarService = field(init=False)
     _http: CountingHttp = field(init=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
@@ -144,7 +153,7 @@ class GoogleClient:
             client_options=options,
         )
 
-    def execute(self, request: Any, what: str) -> Any:
+    def execute(self, request: ApiRequest[T], what: str) -> T:
         """Run one API request with retries; raises TransientError, AuthError or ApiError."""
         from google.auth.exceptions import RefreshError, TransportError
         from googleapiclient.errors import HttpError

@@ -8,13 +8,14 @@ entry rather than as a failed request.  A partner who shares "See only free/busy
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from idealweek.errors import ProviderError, TransientError
 from idealweek.model import Interval
 from idealweek.providers.freebusy import windows
 from idealweek.providers.google.client import ApiError, GoogleClient
+from idealweek.providers.google.resources import FreeBusyRequest, FreeBusyResource
 
 LONGEST = timedelta(days=89)
 """Google answers ``timeRangeTooLong`` past about 90 days."""
@@ -24,7 +25,7 @@ def _rfc3339(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _parse(text: Any) -> datetime:
+def _parse(text: object) -> datetime:
     if not isinstance(text, str):
         raise ValueError("not a time")
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -33,9 +34,9 @@ def _parse(text: Any) -> datetime:
     return value.astimezone(UTC)
 
 
-def google_busy(client: GoogleClient, name: str, calendar_id: str) -> Any:
+def google_busy(client: GoogleClient, name: str, calendar_id: str) -> Callable[[datetime, datetime], list[Interval]]:
     """``busy(lo, hi)`` for :class:`~idealweek.providers.freebusy.FreeBusyProvider`: one query per ≤ 89 days."""
-    resource: Any = None
+    resource: FreeBusyResource | None = None
 
     def busy(lo: datetime, hi: datetime) -> list[Interval]:
         nonlocal resource
@@ -43,7 +44,12 @@ def google_busy(client: GoogleClient, name: str, calendar_id: str) -> Any:
             resource = client.service.freebusy()
         out: list[Interval] = []
         for a, b in windows(lo, hi, LONGEST):
-            body = {"timeMin": _rfc3339(a), "timeMax": _rfc3339(b), "timeZone": "UTC", "items": [{"id": calendar_id}]}
+            body: FreeBusyRequest = {
+                "timeMin": _rfc3339(a),
+                "timeMax": _rfc3339(b),
+                "timeZone": "UTC",
+                "items": [{"id": calendar_id}],
+            }
             try:
                 answer = client.execute(resource.query(body=body), "freebusy.query")
             except ApiError as exc:

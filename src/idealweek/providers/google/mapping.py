@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
 from idealweek.ids import stable_id
 from idealweek.model import TAG_PROPERTY, DesiredEvent, Event, OwnedTag, Response, Status
+from idealweek.providers.google.resources import EventDateTime, GoogleEvent, OutOfOfficeProperties
 
 OWNED_PROPERTY = "idealweekOwned"
 """Private property set to ``"1"`` on every owned event: the ``privateExtendedProperty`` filter of list_owned."""
@@ -36,8 +36,6 @@ MAX_KEY_LENGTH = 44
 _STATUSES: dict[object, Status] = {s.value: s for s in Status}
 NEVER_BUSY_TYPES = frozenset({"workingLocation", "birthday"})
 ALWAYS_BUSY_TYPES = frozenset({"outOfOffice"})
-
-JsonDict = dict[str, Any]
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +67,7 @@ def tag_properties(tag: OwnedTag) -> dict[str, str]:
     return props
 
 
-def tag_from_properties(props: Mapping[str, Any]) -> OwnedTag | None:
+def tag_from_properties(props: Mapping[str, object]) -> OwnedTag | None:
     """The tag stored by :func:`tag_properties`, or ``None`` when there is none (or it is damaged)."""
     first = props.get(TAG_PROPERTY)
     if not isinstance(first, str):
@@ -123,7 +121,7 @@ def recurrence_id(value: object, default_zone: ZoneInfo) -> str:
     return when.strftime("%Y%m%d") if all_day else when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def own_response(item: Mapping[str, Any]) -> Response:
+def own_response(item: GoogleEvent) -> Response:
     """The user's own answer: the attendee marked ``self``; the organizer of a meeting; else none."""
     attendees = item.get("attendees") or []
     for attendee in attendees:
@@ -138,13 +136,13 @@ def own_response(item: Mapping[str, Any]) -> Response:
     return Response.NONE
 
 
-def organized_by_other(item: Mapping[str, Any]) -> bool:
+def organized_by_other(item: GoogleEvent) -> bool:
     """Someone else organises it: an ``organizer`` that is not this calendar (``self`` absent means false)."""
     organizer = item.get("organizer")
     return isinstance(organizer, dict) and bool(organizer) and organizer.get("self") is not True
 
 
-def is_busy(item: Mapping[str, Any]) -> bool:
+def is_busy(item: GoogleEvent) -> bool:
     """Whether the event blocks time: out-of-office always, working location and birthdays never."""
     event_type = item.get("eventType", "default")
     if event_type in NEVER_BUSY_TYPES:
@@ -154,11 +152,11 @@ def is_busy(item: Mapping[str, Any]) -> bool:
     return bool(item.get("transparency", "opaque") != "transparent")
 
 
-def is_cancelled(item: Mapping[str, Any]) -> bool:
+def is_cancelled(item: GoogleEvent) -> bool:
     return item.get("status") == "cancelled"
 
 
-def event_from_json(calendar: str, item: Mapping[str, Any], default_zone: ZoneInfo) -> Event:
+def event_from_json(calendar: str, item: GoogleEvent, default_zone: ZoneInfo) -> Event:
     """A (non-cancelled) Google event resource → :class:`Event`.  Raises ``ValueError`` when unreadable."""
     uid = item.get("id")
     if not isinstance(uid, str) or not uid:
@@ -196,7 +194,7 @@ def event_from_json(calendar: str, item: Mapping[str, Any], default_zone: ZoneIn
 # -- writing ------------------------------------------------------------------------
 
 
-def when_json(value: datetime, zone: ZoneInfo) -> JsonDict:
+def when_json(value: datetime, zone: ZoneInfo) -> EventDateTime:
     """An aware datetime → ``EventDateTime`` in the user's zone (so the event reads well in their calendar)."""
     return {"dateTime": value.astimezone(zone).isoformat(), "timeZone": zone.key}
 
@@ -207,9 +205,9 @@ OOO_DECLINE_MODE = "declineOnlyNewConflictingInvitations"
 
 def insert_body(
     desired: DesiredEvent, zone: ZoneInfo, *, focus_time: bool = False, out_of_office: bool = False
-) -> JsonDict:
+) -> GoogleEvent:
     """The ``events.insert`` body for a desired owned event: stable id, tag, no attendees."""
-    body: JsonDict = {
+    body: GoogleEvent = {
         "id": event_id(desired.key),
         "summary": desired.title,
         "start": when_json(desired.start, zone),
@@ -230,14 +228,14 @@ def insert_body(
         # idealweek never invites or mails anyone.
         body["eventType"] = "outOfOffice"
         body["transparency"] = "opaque"
-        props: JsonDict = {"autoDeclineMode": OOO_DECLINE_MODE}
+        props: OutOfOfficeProperties = {"autoDeclineMode": OOO_DECLINE_MODE}
         if desired.decline_message:
             props["declineMessage"] = desired.decline_message
         body["outOfOfficeProperties"] = props
     return body
 
 
-def patch_body(desired: DesiredEvent, zone: ZoneInfo) -> JsonDict:
+def patch_body(desired: DesiredEvent, zone: ZoneInfo) -> GoogleEvent:
     """The ``events.patch`` body: times, busy, privacy and tag only — the user's title and text are kept."""
     return {
         "start": when_json(desired.start, zone),

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 from datetime import UTC, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -36,6 +35,7 @@ from idealweek.providers.google.mapping import (
     patch_body,
     zone_or,
 )
+from idealweek.providers.google.resources import EventsListParams, EventsResource
 
 log = structlog.get_logger()
 
@@ -85,10 +85,10 @@ class GoogleProvider:
         self._noticed: set[str] = set()
         self.requests: RequestCounter = client.counter
         self._log = log.bind(calendar=name)
-        self._events_resource: Any = None
+        self._events_resource: EventsResource | None = None
 
     @property
-    def _events(self) -> Any:
+    def _events(self) -> EventsResource:
         # Building the resource walks the discovery document (~10 ms): do it once.
         if self._events_resource is None:
             self._events_resource = self.client.service.events()
@@ -114,7 +114,7 @@ class GoogleProvider:
             raise
 
     def _list(self, sync_token: str | None, owned_only: bool = False) -> ChangeSet:
-        params: dict[str, Any] = {"calendarId": self.calendar_id, "singleEvents": True, "maxResults": self.page_size}
+        params: EventsListParams = {"calendarId": self.calendar_id, "singleEvents": True, "maxResults": self.page_size}
         if sync_token is not None:
             params["syncToken"] = sync_token
         elif self.lookback is not None and not owned_only:
