@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from idealweek.clock import Clock
 from idealweek.config import OutlookAccount, Settings, resolve_path
@@ -29,7 +29,9 @@ from idealweek.providers.outlook.auth import MsalTokens, device_code_sign_in, sc
 from idealweek.providers.outlook.client import GraphClient, RetryPolicy, TokenSource
 from idealweek.providers.outlook.freebusy import graph_busy
 from idealweek.providers.outlook.provider import OutlookProvider, utc_now
+from idealweek.providers.outlook.resources import CalendarsPage
 from idealweek.providers.outlook.sync import SyncState
+from idealweek.secrets import SecretStore
 
 # -- building providers from the config ------------------------------------------
 
@@ -50,7 +52,7 @@ def _shared(settings: Settings, account: str) -> bool:
     return any(c.account == account and c.shared for c in settings.calendars.values() if c.source == "outlook")
 
 
-def make_tokens(settings: Settings, config_path: Path, account: str, secrets: Any) -> MsalTokens:
+def make_tokens(settings: Settings, config_path: Path, account: str, secrets: SecretStore) -> MsalTokens:
     acct = _account(settings, account)
     return MsalTokens(
         account, acct, secrets, scopes_for(acct, _shared(settings, account)), verify=_verify(acct, config_path)
@@ -61,7 +63,7 @@ def make_provider(
     settings: Settings,
     config_path: Path,
     name: str,
-    secrets: Any,
+    secrets: SecretStore,
     *,
     clock: Clock = utc_now,
     sleep: Callable[[float], None] | None = None,
@@ -73,11 +75,6 @@ def make_provider(
     acct = _account(settings, cal.account)
     verify = _verify(acct, config_path)
     source: TokenSource = tokens or make_tokens(settings, config_path, cal.account, secrets)
-    kwargs: dict[str, Any] = {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
-    if policy is not None:
-        kwargs["policy"] = policy
     client = GraphClient(
         acct.graph_root,
         source,
@@ -86,7 +83,8 @@ def make_provider(
         label=name,
         page_size=acct.page_size,
         verify=verify,
-        **kwargs,
+        policy=policy,
+        sleep=sleep,
     )
     if cal.free_busy:
         return FreeBusyProvider(
@@ -114,7 +112,7 @@ def sign_in(
     settings: Settings,
     config_path: Path,
     account: str,
-    secrets: Any,
+    secrets: SecretStore,
     *,
     prompt: Callable[[str], None] = print,
 ) -> None:
@@ -124,7 +122,7 @@ def sign_in(
     prompt(f"Signed in to Outlook account {account!r}{' as ' + user if user else ''}.")
 
 
-def list_calendars(settings: Settings, config_path: Path, account: str, secrets: Any) -> list[CalendarInfo]:
+def list_calendars(settings: Settings, config_path: Path, account: str, secrets: SecretStore) -> list[CalendarInfo]:
     """``idealweek calendars ACCOUNT``: the mailbox's calendars with their ids."""
     acct = _account(settings, account)
     client = GraphClient(
@@ -147,7 +145,7 @@ def fetch_calendars(client: GraphClient) -> list[CalendarInfo]:
     url: str | None = "/me/calendars"
     while url:
         resp = client.request("GET", url, kind="calendars", headers={"Prefer": client.prefer()})
-        page = client.json_or_raise(resp, "list calendars")
+        page = cast("CalendarsPage", client.json_or_raise(resp, "list calendars"))
         for doc in page.get("value", []):
             if not isinstance(doc, dict):
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol, TypedDict
 from urllib.parse import urlparse
 
 import requests
@@ -28,8 +28,53 @@ log = structlog.get_logger(__name__)
 SCOPE_RW = "Calendars.ReadWrite"
 SCOPE_SHARED = "Calendars.ReadWrite.Shared"
 _NATIONAL_GRAPH_HOSTS = frozenset({"graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"})
-_http_cache: dict[Any, Any] = {}
+_http_cache: dict[object, object] = {}
 """MSAL's HTTP cache (tenant discovery), shared by the process so each provider does not rediscover."""
+
+
+class TokenResult(TypedDict, total=False):
+    """What MSAL's ``acquire_token_*`` calls answer: a token, or an error (the fields idealweek reads)."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    id_token_claims: dict[str, object]
+    error: str
+    error_description: str
+
+
+class DeviceFlow(TypedDict, total=False):
+    """MSAL's ``initiate_device_flow`` answer (handed back to ``acquire_token_by_device_flow`` as it is)."""
+
+    user_code: str
+    device_code: str
+    verification_uri: str
+    message: str
+    expires_in: int
+    error: str
+    error_description: str
+
+
+class MsalApp(Protocol):
+    """The calls idealweek makes on ``msal.PublicClientApplication`` (MSAL ships no types)."""
+
+    def get_accounts(self) -> list[dict[str, object]]: ...
+
+    def acquire_token_silent_with_error(
+        self, scopes: list[str], account: dict[str, object] | None, force_refresh: bool = False
+    ) -> TokenResult | None: ...
+
+    def initiate_device_flow(self, scopes: list[str] | None = None) -> DeviceFlow: ...
+
+    def acquire_token_by_device_flow(self, flow: DeviceFlow) -> TokenResult: ...
+
+
+class TokenCache(Protocol):
+    """``msal.SerializableTokenCache``, as far as idealweek uses it."""
+
+    has_state_changed: bool
+
+    def serialize(self) -> str: ...
 
 
 def secret_name(account: str) -> str:
@@ -78,10 +123,10 @@ class MsalTokens:
         self.scopes = scopes
         self.verify = verify
         self._lock = threading.Lock()
-        self._app: Any = None
-        self._cache: Any = None
+        self._app: MsalApp | None = None
+        self._cache: TokenCache | None = None
 
-    def _make_app(self) -> Any:
+    def _make_app(self) -> MsalApp:
         import msal
         from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
@@ -96,7 +141,7 @@ class MsalTokens:
         authority = f"{self.acct.authority.rstrip('/')}/{self.acct.tenant}"
         host = urlparse(authority).hostname or ""
         try:
-            app = msal.PublicClientApplication(
+            app: MsalApp = msal.PublicClientApplication(
                 self.acct.client_id,
                 authority=authority,
                 token_cache=cache,
@@ -116,7 +161,7 @@ class MsalTokens:
         return app
 
     @property
-    def app(self) -> Any:
+    def app(self) -> MsalApp:
         if self._app is None:
             self._app = self._make_app()
         return self._app

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Protocol
 
 import requests
 import structlog
@@ -155,7 +155,7 @@ class GraphClient:
         kind: str,
         write: bool = False,
         params: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, object] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send one logical request, retrying transient faults; returns any non-transient response."""
@@ -204,7 +204,7 @@ class GraphClient:
             log.info("graph.retry", calendar=self.label, reason=reason, attempt=attempt, delay=round(delay, 2))
             self.policy.sleep(delay)
 
-    def json_or_raise(self, resp: requests.Response, what: str) -> dict[str, Any]:
+    def json_or_raise(self, resp: requests.Response, what: str) -> dict[str, object]:
         """The JSON body of a 2xx response, else a :class:`ProviderError` naming the Graph error code."""
         if 200 <= resp.status_code < 300:
             try:

@@ -10,13 +10,15 @@ free and working elsewhere do not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import cast
 
 from idealweek.errors import AuthError, ProviderError
 from idealweek.model import Interval
 from idealweek.providers.freebusy import windows
 from idealweek.providers.outlook.client import GraphClient
+from idealweek.providers.outlook.resources import DateTimeTimeZone, ScheduleAnswer, ScheduleRequest
 
 LONGEST = timedelta(days=61)
 """Graph refuses a getSchedule window of 62 days or more."""
@@ -25,7 +27,7 @@ BUSY_STATUSES = frozenset({"tentative", "busy", "oof"})
 BUSY_CODES = frozenset("123")
 
 
-def _when(doc: Any) -> datetime:
+def _when(doc: object) -> datetime:
     if not isinstance(doc, dict) or not isinstance(doc.get("dateTime"), str):
         raise ValueError("no dateTime")
     value = datetime.fromisoformat(doc["dateTime"][:26])
@@ -36,7 +38,7 @@ def _when(doc: Any) -> datetime:
     return value.astimezone(UTC)
 
 
-def _stamp(t: datetime) -> dict[str, str]:
+def _stamp(t: datetime) -> DateTimeTimeZone:
     return {"dateTime": t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
 
 
@@ -54,13 +56,13 @@ def from_view(view: str, lo: datetime, interval: int = INTERVAL_MIN) -> list[Int
     return out
 
 
-def graph_busy(client: GraphClient, name: str, address: str) -> Any:
+def graph_busy(client: GraphClient, name: str, address: str) -> Callable[[datetime, datetime], list[Interval]]:
     """``busy(lo, hi)`` for :class:`~idealweek.providers.freebusy.FreeBusyProvider`: one call per < 62 days."""
 
     def busy(lo: datetime, hi: datetime) -> list[Interval]:
         out: list[Interval] = []
         for a, b in windows(lo, hi, LONGEST):
-            body = {
+            body: ScheduleRequest = {
                 "schedules": [address],
                 "startTime": _stamp(a),
                 "endTime": _stamp(b),
@@ -77,7 +79,7 @@ def graph_busy(client: GraphClient, name: str, address: str) -> Any:
                 err = client.error(resp, "free/busy (getSchedule)")
                 text = f"{err} (free/busy of other people works only for work or school accounts)"
                 raise (AuthError(text) if isinstance(err, AuthError) else ProviderError(text)) from None
-            doc = client.json_or_raise(resp, "free/busy (getSchedule)")
+            doc = cast("ScheduleAnswer", client.json_or_raise(resp, "free/busy (getSchedule)"))
             info = next(
                 (v for v in doc.get("value") or [] if isinstance(v, dict) and _same(v.get("scheduleId"), address)),
                 None,
@@ -109,5 +111,5 @@ def graph_busy(client: GraphClient, name: str, address: str) -> Any:
     return busy
 
 
-def _same(a: Any, b: str) -> bool:
+def _same(a: object, b: str) -> bool:
     return isinstance(a, str) and a.strip().lower() == b.strip().lower()

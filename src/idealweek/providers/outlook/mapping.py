@@ -12,13 +12,13 @@ import hashlib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
 from idealweek.ids import stable_id
 from idealweek.model import Defend, DesiredEvent, Event, OwnedTag, Response, Status
+from idealweek.providers.outlook.resources import DateTimeTimeZone, ExtendedProperty, GraphEvent
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +73,7 @@ def resolve_zone(name: str) -> tzinfo:
     return ZoneInfo(olson)
 
 
-def parse_time(value: Any, all_day_zone: tzinfo | None = None) -> datetime:
+def parse_time(value: object, all_day_zone: tzinfo | None = None) -> datetime:
     """A ``dateTimeTimeZone`` → aware UTC datetime; all-day dates are local midnights in ``all_day_zone``."""
     if not isinstance(value, Mapping) or not isinstance(value.get("dateTime"), str):
         raise BadEvent(f"bad dateTimeTimeZone {value!r}")
@@ -89,7 +89,7 @@ def parse_time(value: Any, all_day_zone: tzinfo | None = None) -> datetime:
     return naive.replace(tzinfo=resolve_zone(str(value.get("timeZone") or "UTC"))).astimezone(UTC)
 
 
-def format_time(value: datetime) -> dict[str, str]:
+def format_time(value: datetime) -> DateTimeTimeZone:
     """Aware datetime → ``{"dateTime", "timeZone": "UTC"}`` as Graph writes it."""
     return {"dateTime": value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"}
 
@@ -99,7 +99,7 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def find_property(doc: Mapping[str, Any], prop_id: str) -> str | None:
+def find_property(doc: GraphEvent, prop_id: str) -> str | None:
     """The value of a single-value extended property in an event JSON (ids compare case-insensitively)."""
     props = doc.get("singleValueExtendedProperties")
     if not isinstance(props, list):
@@ -112,7 +112,7 @@ def find_property(doc: Mapping[str, Any], prop_id: str) -> str | None:
     return None
 
 
-def read_tag(doc: Mapping[str, Any]) -> OwnedTag | None:
+def read_tag(doc: GraphEvent) -> OwnedTag | None:
     text = find_property(doc, TAG_ID)
     if text is None:
         return None
@@ -123,13 +123,13 @@ def read_tag(doc: Mapping[str, Any]) -> OwnedTag | None:
         return None
 
 
-def has_guests(doc: Mapping[str, Any]) -> bool:
+def has_guests(doc: GraphEvent) -> bool:
     """A meeting: attendees, or an organizer other than the mailbox (a PATCH/DELETE would mail people)."""
     attendees = doc.get("attendees")
     return bool(attendees) or doc.get("isOrganizer") is False
 
 
-def etag_of(doc: Mapping[str, Any]) -> str:
+def etag_of(doc: GraphEvent) -> str:
     """The event's version for ``If-Match``: ``@odata.etag`` (``W/"changeKey"``) or the changeKey."""
     etag = doc.get("@odata.etag")
     if isinstance(etag, str) and etag:
@@ -138,11 +138,11 @@ def etag_of(doc: Mapping[str, Any]) -> str:
     return f'W/"{ck}"' if isinstance(ck, str) and ck else ""
 
 
-def is_removed(doc: Mapping[str, Any]) -> bool:
+def is_removed(doc: GraphEvent) -> bool:
     return "@removed" in doc or bool(doc.get("isCancelled"))
 
 
-def to_event(calendar: str, doc: Mapping[str, Any], zone: tzinfo, tag: OwnedTag | None = None) -> Event:
+def to_event(calendar: str, doc: GraphEvent, zone: tzinfo, tag: OwnedTag | None = None) -> Event:
     """Graph event JSON → :class:`Event`; raises :class:`BadEvent` when it cannot be read."""
     uid = doc.get("id")
     if not isinstance(uid, str) or not uid:
@@ -205,7 +205,7 @@ def key_value(key: str) -> str:
     return stable_id(key)
 
 
-def tag_properties(desired: DesiredEvent) -> list[dict[str, str]]:
+def tag_properties(desired: DesiredEvent) -> list[ExtendedProperty]:
     return [
         {"id": TAG_ID, "value": desired.tag.encode()},
         {"id": KEY_ID, "value": key_value(desired.key)},
@@ -221,7 +221,7 @@ def show_as(desired: DesiredEvent) -> str:
     return "oof" if desired.defend == Defend.DECLINE else "busy"
 
 
-def create_body(desired: DesiredEvent, calendar_id: str) -> dict[str, Any]:
+def create_body(desired: DesiredEvent, calendar_id: str) -> GraphEvent:
     """The POST body: busy (or free), private when asked, no attendees, no reminder, the tag."""
     return {
         "subject": desired.title,
@@ -239,7 +239,7 @@ def create_body(desired: DesiredEvent, calendar_id: str) -> dict[str, Any]:
     }
 
 
-def update_body(desired: DesiredEvent) -> dict[str, Any]:
+def update_body(desired: DesiredEvent) -> GraphEvent:
     """The PATCH body: times, busy, privacy and tag — never the title or description (user edits win)."""
     return {
         "start": format_time(desired.start),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import cast
 from urllib.parse import quote
 
 import structlog
@@ -52,6 +52,7 @@ from idealweek.providers.outlook.mapping import (
     to_event,
     update_body,
 )
+from idealweek.providers.outlook.resources import EventsPage, GraphEvent
 from idealweek.providers.outlook.sync import SyncMode, SyncState
 
 log = structlog.get_logger(__name__)
@@ -133,7 +134,7 @@ class OutlookProvider:
             log.info("outlook.delta_unsupported", calendar=self.name)
             return self._view_round(start, end, None)
 
-    def _pages(self, first: str, params: dict[str, str] | None, kind: str) -> Iterator[dict[str, Any]]:
+    def _pages(self, first: str, params: dict[str, str] | None, kind: str) -> Iterator[EventsPage]:
         """Follow ``@odata.nextLink`` from ``first``; yields each page's JSON."""
         url: str | None = first
         while url is not None:
@@ -144,7 +145,7 @@ class OutlookProvider:
                 if kind == "delta" and (resp.status_code == 410 or code.lower() in _SYNC_EXPIRED_CODES):
                     raise _SyncExpired(code)
                 raise self.client.error(resp, kind)
-            page = self.client.json_or_raise(resp, kind)
+            page = cast("EventsPage", self.client.json_or_raise(resp, kind))
             yield page
             nxt = page.get("@odata.nextLink")
             url = str(nxt) if nxt else None
@@ -155,7 +156,7 @@ class OutlookProvider:
             params: dict[str, str] | None = {"startDateTime": iso_utc(state.start), "endDateTime": iso_utc(state.end)}
         else:
             first, params = state.link, None
-        changes: dict[str, dict[str, Any] | None] = {}
+        changes: dict[str, GraphEvent | None] = {}
         link = ""
         pages = self._pages(first, params, "delta")
         try:
@@ -177,7 +178,7 @@ class OutlookProvider:
         return ChangeSet(full=full, upserts=upserts, removed=removed, token=new_state.encode())
 
     def _sort_changes(
-        self, changes: dict[str, dict[str, Any] | None], state: SyncState, full: bool
+        self, changes: dict[str, GraphEvent | None], state: SyncState, full: bool
     ) -> tuple[list[Event], list[str]]:
         """Map docs to events; outside the window or unreadable → removed (incremental) or dropped (full)."""
         events: list[Event] = []
@@ -290,12 +291,12 @@ class OutlookProvider:
             raise AlreadyExists(f"{self.name}: an event for {desired.key!r} exists already ({existing[0].uid})")
         body = create_body(desired, self.calendar_id or "primary")
         resp = self.client.request("POST", f"{self.base}/events", kind="create", write=True, body=body)
-        doc = self.client.json_or_raise(resp, "create")
+        doc = cast("GraphEvent", self.client.json_or_raise(resp, "create"))
         ev = self._remember(to_event(self.name, doc, self.zone, desired.tag))
         log.debug("outlook.created", calendar=self.name, key=desired.key, uid=ev.uid)
         return ev
 
-    def _fresh(self, existing: Event) -> dict[str, Any] | None:
+    def _fresh(self, existing: Event) -> GraphEvent | None:
         resp = self.client.request(
             "GET",
             self._item(existing.uid),
@@ -305,9 +306,9 @@ class OutlookProvider:
         )
         if resp.status_code == 404:
             return None
-        return self.client.json_or_raise(resp, "get")
+        return cast("GraphEvent", self.client.json_or_raise(resp, "get"))
 
-    def _current_owned(self, existing: Event) -> dict[str, Any] | None:
+    def _current_owned(self, existing: Event) -> GraphEvent | None:
         doc = self._fresh(existing)
         if doc is None:
             return None
@@ -345,7 +346,7 @@ class OutlookProvider:
             raise PreconditionFailed(f"{self.name}: event {existing.uid} changed since it was read")
         if resp.status_code == 404:
             raise NotFound(f"{self.name}: event {existing.uid} is gone")
-        out = self.client.json_or_raise(resp, "update")
+        out = cast("GraphEvent", self.client.json_or_raise(resp, "update"))
         return self._remember(to_event(self.name, out, self.zone, desired.tag))
 
     def delete(self, existing: Event) -> None:
@@ -384,7 +385,7 @@ def _etag_core(etag: str) -> str:
     return e.strip('"')
 
 
-def _matches(calendar: str, doc: dict[str, Any], desired: DesiredEvent, zone: tzinfo) -> bool:
+def _matches(calendar: str, doc: GraphEvent, desired: DesiredEvent, zone: tzinfo) -> bool:
     try:
         ev = to_event(calendar, doc, zone)
     except BadEvent:

@@ -8,7 +8,6 @@ import json
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 TOKEN_PREFIX = "o1."
 
@@ -33,7 +32,11 @@ class SyncState:
     keys: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> str:
-        doc: dict[str, Any] = {"s": int(self.start.timestamp()), "e": int(self.end.timestamp()), "m": self.mode}
+        doc: dict[str, int | str | dict[str, str]] = {
+            "s": int(self.start.timestamp()),
+            "e": int(self.end.timestamp()),
+            "m": self.mode,
+        }
         if self.link:
             doc["l"] = self.link
         if self.keys:
