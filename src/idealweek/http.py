@@ -109,7 +109,7 @@ def with_timeouts(session: requests.Session, timeout: tuple[float, float] = TIME
     """
     original = session.request
 
-    def request(method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+    def request(method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = timeout
         return original(method, url, *args, **kwargs)
@@ -130,7 +130,7 @@ def _session_class() -> Callable[[tuple[float, float], str], requests.Session]:
             if ca_bundle:
                 self.verify = ca_bundle
 
-        def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+        def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> rq.Response:
             if kwargs.get("timeout") is None:
                 kwargs["timeout"] = self.default_timeout
             return super().request(method, url, *args, **kwargs)
