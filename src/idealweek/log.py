@@ -20,7 +20,7 @@ import logging
 import re
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TextIO, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 import structlog
@@ -75,7 +75,7 @@ def register_secret_document(text: str) -> None:
     except ValueError:
         return
 
-    def walk(node: Any) -> None:
+    def walk(node: object) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
                 name = str(k).lower()
@@ -151,7 +151,11 @@ redact_text = scrub_text
 """The one redaction function for every output channel."""
 
 
-def _scrub(value: Any, debug: bool, depth: int = 0) -> Any:
+Scrubbed: TypeAlias = "bool | int | float | str | list[Scrubbed] | dict[object, Scrubbed] | None"
+"""A log value after :func:`_scrub`: containers rebuilt as dicts and lists, anything else as text."""
+
+
+def _scrub(value: object, debug: bool, depth: int = 0) -> Scrubbed:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
@@ -159,7 +163,7 @@ def _scrub(value: Any, debug: bool, depth: int = 0) -> Any:
     if depth > 8:
         return REDACTED
     if isinstance(value, dict):
-        out: dict[Any, Any] = {}
+        out: dict[object, Scrubbed] = {}
         for k, v in value.items():
             name = str(k)
             if SECRET_KEYS.search(name):
@@ -203,6 +207,16 @@ def _drop_terminal_details(_logger: WrappedLogger, _method: str, event_dict: Eve
     return event_dict
 
 
+class _Stream(Protocol):
+    """Where log lines are written."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
+
+
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the moment of writing (it may be swapped, e.g. by test runners)."""
 
@@ -216,20 +230,20 @@ class _CurrentStderr:
         return _is_tty(sys.stderr)
 
 
-def _is_tty(stream: Any) -> bool:
+def _is_tty(stream: _Stream) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
 
 
-def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
+def setup(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog and the standard library's logging for the process.
 
     ``fmt``: ``console`` (human-readable), ``json`` (one object per line) or
     ``auto`` (console on a terminal, JSON otherwise, e.g. under systemd).
     """
-    out = stream if stream is not None else _CurrentStderr()
+    out: TextIO | _CurrentStderr = stream if stream is not None else _CurrentStderr()
     tty = _is_tty(out)
     if fmt == "auto":
         fmt = "console" if tty else "json"

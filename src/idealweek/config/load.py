@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Sequence
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import get_args
 
 from pydantic import ValidationError
 
@@ -148,7 +148,7 @@ def _loc(parts: Sequence[int | str]) -> str:
 
 def _fields_at(loc: Sequence[int | str]) -> list[str]:
     """Field names of the model found at ``loc`` (for "did you mean")."""
-    model: Any = Settings
+    model: object = Settings
     i = 0
     parts = list(loc)
     while i < len(parts):
@@ -178,27 +178,27 @@ def _fields_at(loc: Sequence[int | str]) -> list[str]:
     return sorted(getattr(model, "model_fields", {}))
 
 
-def _inner(annotation: Any, name: str) -> Any:
+def _inner(annotation: object, name: str) -> object:
     origin = getattr(annotation, "__origin__", None)
     if origin is dict:
         return "dict"
     if origin is tuple:
-        return annotation.__args__[0]
+        return get_args(annotation)[0]
     return annotation
 
 
-def _dict_value(annotation: Any) -> Any:
-    return annotation.__args__[1]
+def _dict_value(annotation: object) -> object:
+    return get_args(annotation)[1]
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema() -> dict[str, object]:
     """The JSON Schema of the configuration file (for editors)."""
     from pydantic.json_schema import GenerateJsonSchema  # only for `config schema`
 
     class _ConfigSchema(GenerateJsonSchema):
         """Defaults written as the config writes them ("14d", "18:00"), not as ISO 8601 ("P14D")."""
 
-        def encode_default(self, dft: Any) -> Any:
+        def encode_default(self, dft: object) -> object:
             if isinstance(dft, timedelta):
                 return format_duration(dft)
             if isinstance(dft, time):
@@ -212,7 +212,7 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def _describe_keys(schema: dict[str, Any]) -> None:
+def _describe_keys(schema: dict[str, object]) -> None:
     """Give every key of the schema the docstring written under it in ``config/`` (model, accounts, alerts, calendars).
 
     pydantic could collect them itself (``use_attribute_docstrings``), but it reads the source at
@@ -238,13 +238,15 @@ def _describe_keys(schema: dict[str, Any]) -> None:
                 and isinstance(after.value.value, str)
             ):
                 own[stmt.target.id] = inspect.cleandoc(after.value.value)
-    for name, part in [("Settings", schema), *schema.get("$defs", {}).items()]:
+    defs = schema.get("$defs", {})
+    parts: list[tuple[str, object]] = [("Settings", schema), *(defs.items() if isinstance(defs, dict) else ())]
+    for name, part in parts:
         cls = next((c for m in modules if isinstance(c := getattr(m, name, None), type)), None)
-        if not isinstance(cls, type):
+        if not isinstance(cls, type) or not isinstance(part, dict):
             continue
         keys: dict[str, str] = {}
         for klass in reversed(cls.__mro__):
             keys.update(docs.get(klass.__name__, {}))
         for key, prop in part.get("properties", {}).items():
-            if key in keys and "description" not in prop:
+            if key in keys and isinstance(prop, dict) and "description" not in prop:
                 prop["description"] = keys[key]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from datetime import time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, WithJsonSchema, model_validator
@@ -41,7 +42,7 @@ class Window(_Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _next_day_end(cls, data: Any) -> Any:
+    def _next_day_end(cls, data: object) -> object:
         if isinstance(data, dict) and isinstance(data.get("end"), str) and data["end"].strip().startswith("+"):
             if data.get("overnight") is False:
                 raise ValueError(f"end {data['end']!r} says overnight but overnight = false")
@@ -351,7 +352,7 @@ class Settings(_Model):
         return cat.title if cat and cat.title else category.replace("_", " ").capitalize()
 
 
-def _unknown(key: str, value: str, known: dict[str, Any], what: str) -> str:
+def _unknown(key: str, value: str, known: Collection[str], what: str) -> str:
     hint = difflib.get_close_matches(value, list(known), n=1)
     extra = f" (did you mean {hint[0]!r}?)" if hint else ""
     names = ", ".join(sorted(known)) or "none defined"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from idealweek.config import CalDavAccount, Settings, resolve_path
 from idealweek.errors import AuthError, UserError
@@ -33,6 +33,9 @@ from idealweek.providers.caldav.mapping import addresses_of
 from idealweek.providers.caldav.provider import CalDavProvider, list_collections
 from idealweek.providers.freebusy import FreeBusyProvider
 from idealweek.providers.ics import system_clock
+
+if TYPE_CHECKING:
+    from idealweek.secrets import SecretStore
 
 WRITE_ROLES = frozenset({Role.BLOCKS, Role.FOCUS, Role.MIRROR})
 
@@ -65,7 +68,12 @@ def options_for(
 
 
 def make_session(
-    settings: Settings, config_path: Path, account: str, secrets: Any, *, retry: RetryPolicy | None = None
+    settings: Settings,
+    config_path: Path,
+    account: str,
+    secrets: SecretStore | None,
+    *,
+    retry: RetryPolicy | None = None,
 ) -> DavSession:
     """A session for ``account`` with the password from the secret store."""
     acct = _account(settings, account)
@@ -81,7 +89,7 @@ def make_provider(
     settings: Settings,
     config_path: Path,
     name: str,
-    secrets: Any,
+    secrets: SecretStore | None,
     *,
     retry: RetryPolicy | None = None,
     clock: Callable[[], datetime] = system_clock,
@@ -116,7 +124,7 @@ def sign_in(
     settings: Settings,
     config_path: Path,
     account: str,
-    secrets: Any,
+    secrets: SecretStore,
     *,
     password: str,
 ) -> int:
@@ -132,7 +140,9 @@ def sign_in(
     return found
 
 
-def list_calendars(settings: Settings, config_path: Path, account: str, secrets: Any) -> list[CalendarInfo]:
+def list_calendars(
+    settings: Settings, config_path: Path, account: str, secrets: SecretStore | None
+) -> list[CalendarInfo]:
     """The calendar collections of ``account``: id = URL path, name = display name."""
     from urllib.parse import unquote, urlsplit
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
 import structlog
@@ -32,12 +32,18 @@ from idealweek.config.accounts import is_loopback
 from idealweek.errors import AuthError, ProviderError, TransientError
 from idealweek.providers.base import RequestCounter
 
+if TYPE_CHECKING:
+    from caldav.davclient import DAVClient
+    from caldav.response import DAVResponse
+
 log = structlog.get_logger(__name__)
 
 WRITE_METHODS = frozenset({"PUT", "DELETE", "POST", "PROPPATCH", "MKCALENDAR", "MKCOL"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
 DEFAULT_TIMEOUT = 30
+
+T = TypeVar("T")
 
 for _name in ("caldav", "niquests", "urllib3_future"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -90,7 +96,7 @@ def check_url(url: str, where: str) -> None:
     raise ProviderError(f"{where}: {url!r} must be https:// (plain http:// only for loopback hosts)")
 
 
-def feature_profile(name: str, where: str) -> Any:
+def feature_profile(name: str, where: str) -> str | None:
     """The caldav library's compatibility profile ``name`` (``None`` for no name); a clear error when unknown."""
     if not name:
         return None
@@ -121,25 +127,26 @@ class DavSession:
         self.counter = counter if counter is not None else RequestCounter()
         self.retry = options.retry
         verify: bool | str = options.ca_bundle or True
-        self.client: Any = DAVClient(
+        self.client: DAVClient = DAVClient(
             url=options.url,
             username=options.username or None,
             password=options.password or None,
             auth_type="basic" if options.username else None,
             timeout=int(options.timeout),
             ssl_verify_cert=verify,
-            features=feature_profile(options.features, where),
+            # None (no profile) is the library's documented default; its annotation leaves None out.
+            features=cast("str", feature_profile(options.features, where)),
             enable_rfc6764=False,
         )
         self.client.session.hooks.setdefault("response", []).append(self._count)
 
-    def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+    def _count(self, response: T, *args: object, **kwargs: object) -> T:
         method = str(getattr(getattr(response, "request", None), "method", "") or "GET").upper()
         self.counter.count(method, write=method in WRITE_METHODS)
         return response
 
     # -- requests ---------------------------------------------------------------------
-    def call(self, what: str, fn: Callable[[], Any]) -> Any:
+    def call(self, what: str, fn: Callable[[], T]) -> T:
         """Run one library call (one or more exchanges), retrying transient failures; errors translated."""
         from caldav.lib import error as daverror
 
@@ -178,10 +185,10 @@ class DavSession:
 
     def request(
         self, what: str, url: str, method: str, body: str = "", headers: Mapping[str, str] | None = None
-    ) -> Any:
+    ) -> DAVResponse:
         """One raw request (GET/PUT/DELETE) with retries; returns the library's ``DAVResponse`` (any status)."""
 
-        def send() -> Any:
+        def send() -> DAVResponse:
             response = self.client.request(url, method, body, dict(headers or {}))
             if response.status in RETRY_STATUSES:
                 from caldav.lib import error as daverror
@@ -201,6 +208,17 @@ class DavSession:
 
     def close(self) -> None:
         self.client.close()
+
+
+def sync_result(value: T | Awaitable[T]) -> T:
+    """The answer of a caldav library call made through a ``DAVClient``.
+
+    The library types its methods for sync and async clients at once (``X | Coroutine[..., X]``);
+    a sync client never answers with an awaitable.
+    """
+    if isinstance(value, Awaitable):
+        raise TypeError("the caldav library answered a sync call with an awaitable")
+    return value
 
 
 def _niquests_errors() -> type[Exception]:
@@ -224,4 +242,4 @@ def _short(exc: BaseException | None) -> str:
     return text[:200]
 
 
-__all__ = ["ClientOptions", "DavFailure", "DavSession", "RetryPolicy", "check_url", "feature_profile"]
+__all__ = ["ClientOptions", "DavFailure", "DavSession", "RetryPolicy", "check_url", "feature_profile", "sync_result"]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from idealweek.errors import ProviderError
 from idealweek.model import Interval
-from idealweek.providers.caldav.client import DavFailure, DavSession
+from idealweek.providers.caldav.client import DavFailure, DavSession, sync_result
 from idealweek.providers.caldav.provider import CalDavProvider
+from idealweek.providers.freebusy import BusyQuery
 
 BUSY_TYPES = frozenset({"BUSY", "BUSY-TENTATIVE", "BUSY-UNAVAILABLE"})
 _FBTYPE = re.compile(r";FBTYPE=([A-Za-z-]+)", re.IGNORECASE)
@@ -72,14 +72,14 @@ def parse_freebusy(text: str) -> list[Interval]:
     return sorted(out)
 
 
-def caldav_busy(session: DavSession, name: str, calendar_id: str) -> Any:
+def caldav_busy(session: DavSession, name: str, calendar_id: str) -> BusyQuery:
     """``busy(lo, hi)`` for :class:`~idealweek.providers.freebusy.FreeBusyProvider`: one REPORT per read."""
     finder = CalDavProvider(name, session, calendar_id, writable=False)
 
     def busy(lo: datetime, hi: datetime) -> list[Interval]:
         calendar = finder.calendar
         try:
-            answer = session.call("free-busy REPORT", lambda: calendar.freebusy_request(lo, hi))
+            answer = session.call("free-busy REPORT", lambda: sync_result(calendar.freebusy_request(lo, hi)))
         except DavFailure as exc:
             raise ProviderError(
                 f"{name}: the server did not answer the free-busy REPORT ({exc}); "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,9 @@ from idealweek.ids import stable_id
 from idealweek.model import DesiredEvent, Event, Response
 from idealweek.providers.ics import Window, expand_events, read_calendars
 from idealweek.providers.ics import write as ics_write
+
+if TYPE_CHECKING:
+    import icalendar
 
 SUFFIX = ".ics"
 
@@ -63,7 +66,7 @@ def is_collection_href(href: str, collection_path: str) -> bool:
     return path.endswith("/") or path.rstrip("/") == unquote(collection_path).rstrip("/")
 
 
-def _rid_of(comp: Any) -> str:
+def _rid_of(comp: icalendar.Component) -> str:
     rid_prop = comp.get("RECURRENCE-ID")
     if rid_prop is None:
         return ""
@@ -73,7 +76,7 @@ def _rid_of(comp: Any) -> str:
     return str(value.strftime("%Y%m%dT%H%M%S" if isinstance(value, datetime) else "%Y%m%d"))
 
 
-def _invitations(cals: list[Any], addresses: frozenset[str]) -> dict[str, tuple[Response | None, bool]]:
+def _invitations(cals: list[icalendar.Calendar], addresses: frozenset[str]) -> dict[str, tuple[Response | None, bool]]:
     """RECURRENCE-ID text ("" for the master) → (the user's answer, organised by someone else?).
 
     Without the user's addresses no answer is known, and any ORGANIZER counts as someone else.

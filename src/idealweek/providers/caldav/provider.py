@@ -33,7 +33,7 @@ import base64
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ import structlog
 from idealweek.errors import ProviderError
 from idealweek.model import Event
 from idealweek.providers.base import ChangeSet
-from idealweek.providers.caldav.client import DavFailure, DavSession
+from idealweek.providers.caldav.client import DavFailure, DavSession, sync_result
 from idealweek.providers.caldav.mapping import (
     events_of_resource,
     is_collection_href,
@@ -50,6 +50,12 @@ from idealweek.providers.caldav.mapping import (
 )
 from idealweek.providers.caldav.writes import CalDavWrites
 from idealweek.providers.ics import Window, default_window, system_clock
+
+if TYPE_CHECKING:
+    from caldav.calendarobjectresource import CalendarObjectResource
+    from caldav.collection import Calendar
+    from caldav.lib.url import URL
+    from caldav.response import DAVResponse
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +67,12 @@ ANY_TIME = (datetime(1971, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 """The window for reading back one owned event by name."""
 FALLBACK = "fake-"
 """The library's prefix for its ETag-digest token (servers without sync-collection)."""
+
+
+class _Features(Protocol):
+    """The part of caldav's ``FeatureSet`` (the server profile) read here; the library leaves it unannotated."""
+
+    def is_supported(self, feature: str, return_type: type[dict[str, object]]) -> dict[str, object] | None: ...
 
 
 def encode_token(sync: str, full_at: datetime) -> str:
@@ -107,20 +119,22 @@ class CalDavProvider(CalDavWrites):
         self.clock = clock
         self.addresses = addresses
         self.requests = session.counter
-        self._calendar: Any = None
+        self._calendar: Calendar | None = None
         self._written: set[str] = set()
         """Resources this process created or updated since its last read (see :meth:`_sync`)."""
         self._log = log.bind(calendar=name)
 
     # -- the collection ------------------------------------------------------------------
     @property
-    def calendar(self) -> Any:
+    def calendar(self) -> Calendar:
         if self._calendar is None:
             self._calendar = self._resolve()
         return self._calendar
 
-    def _resolve(self) -> Any:
+    def _resolve(self) -> Calendar:
         """The collection named by ``calendar_id``: a URL path (no request) or a display name (discovery)."""
+        from caldav.collection import Calendar  # what the (unannotated) DAVClient.calendar(url=...) returns
+
         client = self.session.client
         cid = self.calendar_id.strip()
         if cid.startswith(("/", "http://", "https://")):
@@ -129,29 +143,40 @@ class CalDavProvider(CalDavWrites):
                 url = client.url.join(str(url) + "/")  # Fastmail (and others): collections end with a slash
             if urlsplit(str(url)).netloc != urlsplit(str(client.url)).netloc:
                 raise ProviderError(f"{self.name}: calendar {cid!r} is not on the account's server {client.url}")
-            return client.calendar(url=str(url))
+            return Calendar(client=client, url=str(url))
         for cal in list_collections(self.session):
             if cal[1].casefold() == cid.casefold():
-                return client.calendar(url=cal[0])
+                return Calendar(client=client, url=cal[0])
         names = ", ".join(sorted(c[1] for c in list_collections(self.session))) or "none"
         raise ProviderError(
             f"{self.name}: no calendar named {cid!r} on {client.url}; calendars: {names} "
             "(`idealweek calendars ACCOUNT` lists their ids)"
         )
 
+    def _collection_url(self) -> URL:
+        url = self.calendar.url
+        assert url is not None  # the collection is always built with a URL (see _resolve)
+        return url
+
     def _url_of(self, name: str) -> str:
-        return str(self.calendar.url.join(quote(name, safe="@:+")))
+        return str(self._collection_url().join(quote(name, safe="@:+")))
 
     def _window(self) -> Window:
         return self.window if self.window is not None else default_window(self.clock())
 
+    def _sync_token_support(self) -> dict[str, object] | None:
+        """The profile's ``sync-token`` entry, such as ``{"support": "fragile"}``."""
+        features: _Features | None = self.session.client.features
+        assert features is not None  # DAVClient always builds its FeatureSet
+        return features.is_supported("sync-token", return_type=dict)
+
     def _fragile(self) -> bool:
-        support = self.session.client.features.is_supported("sync-token", return_type=dict)
-        return bool(support) and support.get("support") == "fragile"
+        support = self._sync_token_support()
+        return support is not None and support.get("support") == "fragile"
 
     def _no_sync(self) -> bool:
-        support = self.session.client.features.is_supported("sync-token", return_type=dict)
-        return bool(support) and support.get("support") == "unsupported"
+        support = self._sync_token_support()
+        return support is not None and support.get("support") == "unsupported"
 
     # -- reading ---------------------------------------------------------------------------
     def read_changes(self, token: str | None) -> ChangeSet:
@@ -183,7 +208,7 @@ class CalDavProvider(CalDavWrites):
         cal = self.calendar
         result = self.session.call(
             "sync-collection",
-            lambda: cal.get_objects_by_sync_token(sync, load_objects=False, disable_fallback=True),
+            lambda: sync_result(cal.get_objects_by_sync_token(sync, load_objects=False, disable_fallback=True)),
         )
         new_token = result.sync_token
         if not new_token or not isinstance(new_token, str):
@@ -222,14 +247,15 @@ class CalDavProvider(CalDavWrites):
     def _fetch(self, hrefs: Iterable[str]) -> tuple[list[Event], dict[str, list[Event]]]:
         """Data and ETags of members by ``calendar-multiget``: (events, resource name → its events)."""
         cal = self.calendar
+        base = self._collection_url()
         todo = list(hrefs)
         events: list[Event] = []
         by_name: dict[str, list[Event]] = {}
         for i in range(0, len(todo), MULTIGET_CHUNK):
-            chunk = [cal.url.join(h) for h in todo[i : i + MULTIGET_CHUNK]]
+            chunk = [base.join(h) for h in todo[i : i + MULTIGET_CHUNK]]
 
-            def multiget(chunk: list[Any] = chunk) -> Any:
-                return cal.multiget(chunk)
+            def multiget(chunk: list[URL] = chunk) -> list[CalendarObjectResource]:
+                return sync_result(cal.multiget(chunk))
 
             objects = self.session.call("calendar-multiget", multiget)
             for obj in objects:
@@ -239,7 +265,7 @@ class CalDavProvider(CalDavWrites):
                 events += evs
         return events, by_name
 
-    def _parse(self, name: str, obj: Any) -> list[Event]:
+    def _parse(self, name: str, obj: CalendarObjectResource) -> list[Event]:
         from caldav.elements import dav
 
         data = obj.data
@@ -266,7 +292,7 @@ class CalDavProvider(CalDavWrites):
         cal = self.calendar
         result = self.session.call(
             "calendar-query",
-            lambda: cal.get_objects_by_sync_token(sync or FALLBACK, load_objects=True),
+            lambda: sync_result(cal.get_objects_by_sync_token(sync or FALLBACK, load_objects=True)),
         )
         token = encode_token(str(result.sync_token), datetime.fromtimestamp(full_at, now.tzinfo))
         objects = list(result)
@@ -318,8 +344,8 @@ def list_collections(session: DavSession) -> list[tuple[str, str]]:
     """(URL, display name) of every calendar collection of the signed-in user."""
     client = session.client
 
-    def calendars() -> list[Any]:
-        return list(client.principal().calendars())
+    def calendars() -> list[Calendar]:
+        return list(sync_result(client.get_principal().calendars()))
 
     out: list[tuple[str, str]] = []
     for cal in session.call("calendar list", calendars):
@@ -328,7 +354,7 @@ def list_collections(session: DavSession) -> list[tuple[str, str]]:
     return out
 
 
-def _body(response: Any) -> str:
+def _body(response: DAVResponse) -> str:
     raw = getattr(response, "_raw", b"")
     if isinstance(raw, bytes):
         return raw.decode("utf-8", errors="replace")
