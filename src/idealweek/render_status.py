@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from idealweek.log import redact_text
@@ -20,7 +20,86 @@ if TYPE_CHECKING:
     from idealweek.planner import Plan
 
 
-def status_data(report: CycleReport, settings: Settings) -> dict[str, Any]:
+class IntrusionData(TypedDict):
+    """One intrusion into a protected block this week (``status --json``)."""
+
+    block: str
+    category: str
+    policy: str
+    minutes: int
+    start: str
+
+
+class DebtData(TypedDict):
+    """One debt of the ledger, in minutes (``status --json``)."""
+
+    id: str
+    status: str
+    owed: int
+    booked: int
+    scheduled: int
+    paid: int
+    waived: int
+    open: int
+    overdue: bool
+    surplus: int
+    surplus_reason: str
+    reason: str
+    created: str
+    deadline: str
+
+
+class CategoryData(TypedDict):
+    """One category's ledger: the fields of :class:`~idealweek.planner.ledger.CategoryLedger` and its debts."""
+
+    owed: int
+    booked: int
+    paid: int
+    waived: int
+    open: int
+    overdue: int
+    surplus: int
+    unattached: int
+    debts: list[DebtData]
+
+
+class MakeupData(TypedDict):
+    """One make-up block this week (``status --json``)."""
+
+    start: str
+    end: str
+    category: str
+    pays: dict[str, int]
+
+
+class StatusData(TypedDict):
+    """What ``idealweek status`` shows: this local ISO week in figures; times local, minutes as integers."""
+
+    week: str
+    intrusions: list[IntrusionData]
+    debt_minutes: dict[str, int]
+    ledger: dict[str, CategoryData]
+    makeups: list[MakeupData]
+    focus_hours_planned: float
+    focus_hours_target: float
+    focus_blocks: int
+    violations: int
+    calendars_failed: dict[str, str]
+    sync: NotRequired[str]
+    """Whether the calendars have settled (added by the ``status`` command, :mod:`idealweek.settling`)."""
+
+
+_LEDGER_TOTALS: tuple[Literal["owed", "booked", "paid", "waived", "open", "overdue"], ...] = (
+    "owed",
+    "booked",
+    "paid",
+    "waived",
+    "open",
+    "overdue",
+)
+
+
+def status_data(report: CycleReport, settings: Settings) -> StatusData:
     """This local ISO week's figures from a (dry-run) cycle; times local, minutes as integers."""
     p = report.plan
     assert p is not None
@@ -62,13 +141,20 @@ def status_data(report: CycleReport, settings: Settings) -> dict[str, Any]:
     }
 
 
-def ledger_data(p: Plan, zone: ZoneInfo) -> dict[str, Any]:
+def ledger_data(p: Plan, zone: ZoneInfo) -> dict[str, CategoryData]:
     """Per category: owed, booked (minutes of live make-ups), paid, waived, open, overdue, and each debt."""
     totals = by_category(p.debts, p.unattached)
-    out: dict[str, Any] = {}
+    out: dict[str, CategoryData] = {}
     for cat, t in totals.items():
         out[cat] = {
-            **asdict(t),
+            "owed": t.owed,
+            "booked": t.booked,
+            "paid": t.paid,
+            "waived": t.waived,
+            "open": t.open,
+            "overdue": t.overdue,
+            "surplus": t.surplus,
+            "unattached": t.unattached,
             "debts": [
                 {
                     "id": st.debt.id,
@@ -93,18 +179,18 @@ def ledger_data(p: Plan, zone: ZoneInfo) -> dict[str, Any]:
     return out
 
 
-def render_status_json(data: Mapping[str, Any]) -> str:
+def render_status_json(data: StatusData) -> str:
     return json.dumps(data, indent=2)
 
 
-def render_status_text(data: Mapping[str, Any]) -> str:
+def render_status_text(data: StatusData) -> str:
     """The figures of :func:`status_data` as a few lines for a person."""
     lines = [f"Week {data['week']}", f"  intrusions: {len(data['intrusions'])}"]
     for i in data["intrusions"]:
         lines.append(f"    {i['start'][:16]}  {i['category']:10} {i['policy']:9} {i['minutes']} min")
     ledger = data.get("ledger", {})
     if ledger:  # the whole line in the per-category lines' words, so the two always add up
-        tot = {k: sum(t[k] for t in ledger.values()) for k in ("owed", "booked", "paid", "waived", "open", "overdue")}
+        tot = {k: sum(t[k] for t in ledger.values()) for k in _LEDGER_TOTALS}
         lines.append(
             "  debt: owed {owed} min, booked {booked} min, paid {paid} min, waived {waived} min, "
             "open {open} min, overdue {overdue} min".format(**tot)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.planner import WeekFigures
@@ -103,12 +103,12 @@ def _cells(r: ReviewRow) -> list[str]:
 
 
 def _sum(rows: Sequence[ReviewRow]) -> ReviewRow:
-    total: dict[str, Any] = {}
+    total: dict[str, int] = {}
     for f in fields(ReviewRow):
         if f.name in ("week", "current"):
             continue
         total[f.name] = sum(int(getattr(r, f.name)) for r in rows)
-    return ReviewRow(week="total", **total)
+    return ReviewRow(week="total", current=False, **total)
 
 
 def render_table(rows: Sequence[ReviewRow]) -> str:
