@@ -168,6 +168,19 @@ def test_token_works_in_a_new_process(tmp_path: Path) -> None:
     assert not gone.full and list(gone.removed) == ["u2"]
 
 
+def test_racy_edit_with_same_size_and_mtime_is_seen_in_a_new_process(tmp_path: Path) -> None:
+    """A file changed within the racy interval, keeping its size and mtime, is read again by a new process."""
+    folder = tmp_path / "cal"
+    folder.mkdir()
+    a = write_user_event(folder, "u1", "A", T0, T0.replace(hour=10))
+    token = provider(folder).read_changes(None).token
+    st = a.stat()
+    a.write_text(a.read_text().replace("SUMMARY:A", "SUMMARY:B"))
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+    cs = provider(folder).read_changes(token)
+    assert not cs.full and [(e.uid, e.title) for e in cs.upserts] == [("u1", "B")]
+
+
 def test_recurring_event_edit_removes_dropped_occurrences(tmp_path: Path) -> None:
     """Adding an EXDATE to a recurring event removes that occurrence's uid in the next read."""
     folder = tmp_path / "cal"

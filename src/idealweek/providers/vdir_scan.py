@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from idealweek.model import Event
 from idealweek.providers.base import ChangeSet
 from idealweek.providers.ics.expand import Window, expand_events
+from idealweek.providers.ics.repair import fingerprint
 from idealweek.providers.vdir_token import FileState, VdirToken, file_sig, racy
 
 
@@ -52,6 +53,25 @@ class VdirScan:
     def _load(self, fname: str, window: Window) -> FileState | None:
         raise NotImplementedError
 
+    def _same_content(self, fname: str, sha: str) -> FileState | None:
+        """The file's state when its content still has fingerprint ``sha``: read and hashed, not parsed.
+
+        A file touched (or written by the last cycle, within the racy interval) with the same content
+        needs no parse when its events are not wanted (issue 15: no iCalendar parsing on a steady run).
+        None when the content changed or the file could not be read (:meth:`_load` then reads it).
+        """
+        path = self.path / fname
+        try:
+            st = path.stat()
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if fingerprint(data) != sha:
+            return None
+        state = FileState(file_sig(st), sha, time.time_ns())
+        self._files[fname] = state
+        return state
+
     def _scan(self, window: Window, token: VdirToken | None, need_events: bool) -> dict[str, FileState]:
         """Current state of every file, reading only what may have changed."""
         if self._files_window != window:
@@ -75,6 +95,8 @@ class VdirScan:
                 if tsig == sig and not racy(sig, token.made_ns):
                     state = FileState(sig, tsha, token.made_ns)
                     self._files[fname] = state
+                elif not need_events:
+                    state = self._same_content(fname, tsha)
             if state is not None and need_events and state.events is None and state.cals is not None:
                 self._expand(fname, state, window)
             elif state is None or (need_events and state.events is None):
