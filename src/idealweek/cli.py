@@ -47,7 +47,6 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
 
         return daemon.run_forever(app, force=args.force)
     from idealweek.render_status import render_cycle_text
-    from idealweek.render_week import print_week
 
     store = app.open_store()
     try:
@@ -60,6 +59,8 @@ def cmd_run(app: App, args: argparse.Namespace) -> int:
         AlertHook(app.config_path).after_cycle(app.settings, store, report)
         _log_summary(report)
         if not args.quiet:
+            from idealweek.render_week import print_week
+
             print_week(engine, report)
         print(render_cycle_text(report, app.settings.zone))
         return 0 if report.ok else 1

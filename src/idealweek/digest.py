@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.config import WEEKDAYS
-from idealweek.review import FONT, ReviewRow, _bar_chart
 from idealweek.week import iso_week_label, local_instant, week_start_from_label
 
 if TYPE_CHECKING:
     from idealweek.config import Settings
     from idealweek.planner import Plan
+    from idealweek.review import ReviewRow
     from idealweek.store import Store
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -186,6 +186,8 @@ def suggest(
 
 def build_digest(store: Store, settings: Settings, now: datetime, week: str | None = None) -> Digest:
     """The digest for ``week`` (default: the one a digest made now covers) from the recorded figures."""
+    from idealweek.review import ReviewRow  # the review's modules only when a digest is made (issue 15)
+
     zone = settings.zone
     week = week or digest_week(now, zone)
     start = week_start_from_label(week, zone)
@@ -251,6 +253,8 @@ class Line:
 
 def lines(d: Digest) -> list[Line]:
     """The figures of the digest, each with its series over the weeks shown and its trend arrow."""
+    from idealweek.review import ReviewRow
+
     rows = d.rows
     this = d.this or ReviewRow(week=d.week)
 
@@ -340,6 +344,7 @@ def _spark_svg(values: Sequence[float], colour: str) -> str:
 def render_html(d: Digest) -> str:
     """A self-contained page: the figures with small bar sparklines, the suggestion, the review charts."""
     from idealweek.render import COLOUR, ItemKind
+    from idealweek.review import FONT, _bar_chart
 
     zone = ZoneInfo(d.zone)
     colours = {

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import webbrowser
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict, cast
@@ -187,6 +186,8 @@ def make_flow(
 
 
 def _browser_available(browser: str | None) -> bool:
+    import webbrowser  # only when signing in (issue 15: not on every cycle)
+
     try:
         webbrowser.get(browser)
     except webbrowser.Error:

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-import httplib2
 import structlog
 
 from idealweek.clock import Clock, system_clock
 from idealweek.errors import AuthError, ProviderError, TransientError
 from idealweek.http import READ_TIMEOUT, RETRY_STATUSES, RetryPolicy, parse_retry_after
+from idealweek.lazymodule import import_deferring
 from idealweek.providers.base import RequestCounter
 from idealweek.providers.google.resources import ApiRequest, CalendarService
 
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
 
 T = TypeVar("T")
+
+# httplib2 imports pyparsing (~25 ms, a tenth of a steady run's imports) only to parse the challenges of
+# 401 answers: that part is imported when an answer carries one (issue 15; lazymodule.py).
+httplib2: Any = import_deferring("httplib2", "httplib2.auth")
 
 log = structlog.get_logger()
 
