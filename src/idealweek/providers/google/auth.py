@@ -78,6 +78,11 @@ def google_account(settings: Settings, account: str) -> GoogleAccount:
 
 def load_credentials(secrets: SecretStore, account: str, acct: GoogleAccount) -> Credentials:
     """The stored credentials of ``account`` (``google.oauth2.credentials.Credentials``)."""
+    from idealweek.lazymodule import import_deferring
+
+    # google-auth imports cryptography.x509 (~13 ms) for what user sign-ins never do (service-account keys,
+    # verifying ID tokens): it is imported when first used (issue 15; lazymodule.py).
+    import_deferring("google.oauth2.credentials", "cryptography.x509")
     from google.oauth2.credentials import Credentials
 
     text = secrets.get(secret_name(account))
