@@ -32,7 +32,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -58,6 +58,8 @@ from idealweek.settling import settle_text
 from idealweek.store import Store
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from idealweek.app import App
     from idealweek.providers.base import Provider
 
@@ -158,7 +160,7 @@ class Service:
         return True
 
     # -- scheduling ---------------------------------------------------------------
-    def _modify_job(self, job_id: str, **changes: Any) -> None:
+    def _modify_job(self, job_id: str, **changes: object) -> None:
         """Change a job if it is scheduled (it is not before :meth:`start` or after :meth:`stop`)."""
         from apscheduler.jobstores.base import JobLookupError
 
@@ -209,7 +211,7 @@ class Service:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         return 0
 
-    def _on_signal(self, signo: int, _frame: Any) -> None:
+    def _on_signal(self, signo: int, _frame: FrameType | None) -> None:
         """Fallback for a signal delivered while it was not blocked: queue it for the main loop."""
         if signo in STOP_SIGNALS:
             self.request_stop()

@@ -109,7 +109,7 @@ def to_event(occ: Component, ctx: Ctx, series: str, recurring: bool) -> Event | 
         raise ValueError("no DTSTART")
     end_raw = _dt(occ, "DTEND")
     duration: timedelta | None = None
-    duration_prop = occ.get("DURATION")  # icalendar types get() as Any; a value without .dt raises as before
+    duration_prop = occ.get("DURATION")
     if end_raw is None and duration_prop is not None:
         dur = duration_prop.dt
         if isinstance(dur, timedelta):
