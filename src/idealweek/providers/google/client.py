@@ -30,13 +30,14 @@ from idealweek.providers.base import RequestCounter
 from idealweek.providers.google.resources import ApiRequest, CalendarService
 
 if TYPE_CHECKING:
+    import httplib2
     from google.oauth2.credentials import Credentials
+else:
+    # httplib2 imports pyparsing (~25 ms, a tenth of a steady run's imports) only to parse the challenges of
+    # 401 answers: that part is imported when an answer carries one (issue 15; lazymodule.py).
+    httplib2 = import_deferring("httplib2", "httplib2.auth")
 
 T = TypeVar("T")
-
-# httplib2 imports pyparsing (~25 ms, a tenth of a steady run's imports) only to parse the challenges of
-# 401 answers: that part is imported when an answer carries one (issue 15; lazymodule.py).
-httplib2: Any = import_deferring("httplib2", "httplib2.auth")
 
 log = structlog.get_logger()
 
