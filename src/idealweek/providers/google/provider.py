@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -24,7 +25,7 @@ from idealweek.clock import Clock, system_clock
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
 from idealweek.model import Defend, DesiredEvent, Event, Kind
 from idealweek.providers.base import ChangeSet, RequestCounter
-from idealweek.providers.google.client import ApiError, GoogleClient
+from idealweek.providers.google.client import Ahead, ApiError, GoogleClient
 from idealweek.providers.google.mapping import (
     OWNED_PROPERTY,
     OWNED_VALUE,
@@ -35,7 +36,7 @@ from idealweek.providers.google.mapping import (
     patch_body,
     zone_or,
 )
-from idealweek.providers.google.resources import EventsListParams, EventsResource
+from idealweek.providers.google.resources import EventsListParams, EventsPage, EventsResource
 
 log = structlog.get_logger()
 
@@ -126,38 +127,31 @@ class GoogleProvider:
             params["privateExtendedProperty"] = f"{OWNED_PROPERTY}={OWNED_VALUE}"
         upserts: dict[str, Event] = {}
         removed: dict[str, None] = {}
-        page_token: str | None = None
         pages = 0
-        while True:
+
+        def fetch(page_token: str | None = None) -> EventsPage:
             request = self._events.list(**params, pageToken=page_token) if page_token else self._events.list(**params)
-            page = self.client.execute(request, "events.list")
+            return self.client.execute(request, "events.list")
+
+        page = fetch()
+        while True:
             pages += 1
             if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
                 # a proxy's page, broken JSON or the wrong shape: fail this calendar, not the cycle
                 raise ApiError(f"events.list: unexpected answer ({type(page).__name__}, not an event list)", 0, "")
-            zone = zone_or(page.get("timeZone"), self.zone)
-            for item in page.get("items") or []:
-                if not isinstance(item, dict):
-                    continue
-                uid = item.get("id")
-                if not isinstance(uid, str) or not uid:
-                    continue
-                if is_cancelled(item):
-                    upserts.pop(uid, None)
-                    if sync_token is not None:
-                        removed[uid] = None
-                    continue
-                try:
-                    event = event_from_json(self.name, item, zone)
-                except (ValueError, TypeError) as exc:
-                    self._log.warning("skipping an unreadable Google event", event_id=uid, problem=str(exc))
-                    continue
-                removed.pop(uid, None)
-                upserts[uid] = event
             page_token = page.get("nextPageToken")
-            if not page_token:
+            # The next page is asked for now, while this one is mapped (the same requests, in the same order).
+            ahead = Ahead(partial(fetch, page_token)) if page_token else None
+            try:
+                self._map_page(page, sync_token, upserts, removed)
+            except BaseException:
+                if ahead is not None:
+                    ahead.wait()  # nothing keeps using the client behind the caller's back
+                raise
+            if ahead is None:
                 new_token = page.get("nextSyncToken")
                 break
+            page = ahead.result()
         if new_token is None and not owned_only:
             self._log.warning("google returned no sync token; the next read will be a full sync")
         self._log.debug("google events read", pages=pages, upserts=len(upserts), removed=len(removed))
@@ -167,6 +161,30 @@ class GoogleProvider:
             removed=list(removed),
             token=str(new_token) if new_token else None,
         )
+
+    def _map_page(
+        self, page: EventsPage, sync_token: str | None, upserts: dict[str, Event], removed: dict[str, None]
+    ) -> None:
+        """The events of one ``events.list`` page into ``upserts`` (cancelled ones into ``removed``)."""
+        zone = zone_or(page.get("timeZone"), self.zone)
+        for item in page.get("items") or []:
+            if not isinstance(item, dict):
+                continue
+            uid = item.get("id")
+            if not isinstance(uid, str) or not uid:
+                continue
+            if is_cancelled(item):
+                upserts.pop(uid, None)
+                if sync_token is not None:
+                    removed[uid] = None
+                continue
+            try:
+                event = event_from_json(self.name, item, zone)
+            except (ValueError, TypeError) as exc:
+                self._log.warning("skipping an unreadable Google event", event_id=uid, problem=str(exc))
+                continue
+            removed.pop(uid, None)
+            upserts[uid] = event
 
     def list_owned(self) -> list[Event]:
         events = self._list(sync_token=None, owned_only=True).upserts
