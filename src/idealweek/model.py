@@ -22,6 +22,8 @@ TAG_PROPERTY = "idealweek"
 
 def as_utc(value: datetime) -> datetime:
     """Return ``value`` in UTC; naive datetimes are refused."""
+    if value.tzinfo is UTC:  # already UTC (most values: every reader converts): nothing to check or convert
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime not allowed: {value!r}")
     return value.astimezone(UTC)

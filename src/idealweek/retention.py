@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from datetime import datetime, timedelta
 
 from idealweek.model import Event
@@ -40,7 +41,12 @@ def keep_since(now: datetime, longest_within: timedelta) -> datetime:
     return now - history_lookback(longest_within)
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Event))
+_KEPT = tuple(f.name for f in dataclasses.fields(Event) if f.name not in ("description", "location"))
+_read_kept = operator.attrgetter(*_KEPT)
+_SETTERS = tuple(vars(Event)[name].__set__ for name in _KEPT)
+"""The slots' own setters (a frozen dataclass refuses ``setattr``; these are what ``object.__setattr__`` calls)."""
+_set_description = vars(Event)["description"].__set__
+_set_location = vars(Event)["location"].__set__
 
 
 def needed(event: Event) -> Event:
@@ -48,12 +54,12 @@ def needed(event: Event) -> Event:
     if event.tag is not None or (not event.description and not event.location):
         return event
     # A field-by-field copy: dataclasses.replace would check the (already checked) times again, which is
-    # a fifth of a 10,000-event first sync (issue 15).
+    # a fifth of a 10,000-event first sync (issue 15); the slots are copied through their setters.
     out = object.__new__(Event)
-    for name in _FIELDS:
-        object.__setattr__(out, name, getattr(event, name))
-    object.__setattr__(out, "description", "")
-    object.__setattr__(out, "location", "")
+    for setter, value in zip(_SETTERS, _read_kept(event), strict=True):
+        setter(out, value)
+    _set_description(out, "")
+    _set_location(out, "")
     return out
 
 

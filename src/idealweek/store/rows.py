@@ -31,9 +31,9 @@ def event_to_json(ev: Event) -> str:
             ev.description,
             ev.location,
             ev.all_day,
-            ev.status.value,
+            ev.status,  # StrEnums: written as their values (without the slow ``.value`` lookup)
             ev.busy,
-            ev.response.value,
+            ev.response,
             ev.private,
             ev.tag.encode() if ev.tag else None,
             ev.etag,
