@@ -53,6 +53,7 @@ from idealweek.engine import CycleReport, Engine
 from idealweek.errors import ConfigError, IdealweekError
 from idealweek.lock import default_wait, state_lock
 from idealweek.memory import release_memory
+from idealweek.providers.packed import PacksFullReads
 from idealweek.sdnotify import Notifier
 from idealweek.settling import settle_text
 from idealweek.store import Store
@@ -72,6 +73,15 @@ HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 def run_forever(app: App, force: bool = False) -> int:
     """``idealweek run``: cycles until SIGTERM; 0 after a clean stop.  ``force``: the first cycle skips the guards."""
     return Service(app, force=force).run()
+
+
+def packing_full_reads(providers: dict[str, Provider]) -> dict[str, Provider]:
+    """``providers``, those that can be asked to keep full reads packed (the daemon lives on: a full read of a
+    big calendar must not spread over its heap for good; :mod:`idealweek.providers.packed`)."""
+    for prov in providers.values():
+        if isinstance(prov, PacksFullReads):
+            prov.pack_full_reads = True
+    return providers
 
 
 @dataclass
@@ -120,7 +130,7 @@ class Service:
     def build(self, settings: cfg.Settings) -> Loaded:
         """Providers for ``settings``; raises a UserError when e.g. no secret store can be opened."""
         app = self.app.with_settings(settings)
-        return Loaded(settings, app.providers(app.secrets()))
+        return Loaded(settings, packing_full_reads(app.providers(app.secrets())))
 
     def reload(self) -> bool:
         """SIGHUP: read the config again; keep the running one when the new one is bad."""

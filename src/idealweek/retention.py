@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from idealweek.model import Event
 from idealweek.providers.base import ChangeSet
+from idealweek.providers.packed import PackedEvents
 
 MARGIN = timedelta(days=1)
 
@@ -65,6 +66,9 @@ def needed(event: Event) -> Event:
 
 def minimise(changes: ChangeSet, since: datetime) -> ChangeSet:
     """``changes`` with only what is kept: no events that ended before ``since``, no foreign text."""
+    if isinstance(changes.upserts, PackedEvents):  # a packed full read stays packed (the daemon's footprint)
+        kept = changes.upserts.filtered(lambda e: needed(e) if e.end > since else None)
+        return dataclasses.replace(changes, upserts=kept)
     upserts = [needed(e) for e in changes.upserts if e.end > since]
     if len(upserts) == len(changes.upserts) and all(a is b for a, b in zip(upserts, changes.upserts, strict=True)):
         return changes
@@ -73,13 +77,15 @@ def minimise(changes: ChangeSet, since: datetime) -> ChangeSet:
 
 def busy_only(changes: ChangeSet) -> ChangeSet:
     """A household calendar's changes as stored: only "this person is busy" (times, status, busy/free)."""
+    if isinstance(changes.upserts, PackedEvents):
+        return dataclasses.replace(changes, upserts=changes.upserts.filtered(_bare))
     if not any(e.title or e.description or e.location or e.attendees or e.organizer_other for e in changes.upserts):
         return changes
-    bare = [
-        dataclasses.replace(e, title="", description="", location="", attendees=0, organizer_other=False)
-        for e in changes.upserts
-    ]
-    return dataclasses.replace(changes, upserts=bare)
+    return dataclasses.replace(changes, upserts=[_bare(e) for e in changes.upserts])
+
+
+def _bare(e: Event) -> Event:
+    return dataclasses.replace(e, title="", description="", location="", attendees=0, organizer_other=False)
 
 
 __all__ = ["busy_only", "history_lookback", "keep_since", "minimise", "needed"]

@@ -37,6 +37,7 @@ from idealweek.providers.google.mapping import (
     zone_or,
 )
 from idealweek.providers.google.resources import EventsListParams, EventsPage, EventsResource
+from idealweek.providers.packed import PackedEvents
 
 log = structlog.get_logger()
 
@@ -87,6 +88,8 @@ class GoogleProvider:
         self.requests: RequestCounter = client.counter
         self._log = log.bind(calendar=name)
         self._events_resource: EventsResource | None = None
+        self.pack_full_reads = False
+        """Full reads keep their events as text (:mod:`idealweek.providers.packed`; the daemon turns it on)."""
 
     @property
     def _events(self) -> EventsResource:
@@ -128,6 +131,7 @@ class GoogleProvider:
         upserts: dict[str, Event] = {}
         removed: dict[str, None] = {}
         pages = 0
+        packed = PackedEvents() if self.pack_full_reads and sync_token is None and not owned_only else None
 
         def fetch(page_token: str | None = None) -> EventsPage:
             request = self._events.list(**params, pageToken=page_token) if page_token else self._events.list(**params)
@@ -144,6 +148,8 @@ class GoogleProvider:
             ahead = Ahead(partial(fetch, page_token)) if page_token else None
             try:
                 self._map_page(page, sync_token, upserts, removed)
+                if packed is not None:
+                    _pack_page(page, upserts, packed)
             except BaseException:
                 if ahead is not None:
                     ahead.wait()  # nothing keeps using the client behind the caller's back
@@ -154,10 +160,11 @@ class GoogleProvider:
             page = ahead.result()
         if new_token is None and not owned_only:
             self._log.warning("google returned no sync token; the next read will be a full sync")
-        self._log.debug("google events read", pages=pages, upserts=len(upserts), removed=len(removed))
+        read = packed if packed is not None else list(upserts.values())
+        self._log.debug("google events read", pages=pages, upserts=len(read), removed=len(removed))
         return ChangeSet(
             full=sync_token is None,
-            upserts=list(upserts.values()),
+            upserts=read,
             removed=list(removed),
             token=str(new_token) if new_token else None,
         )
@@ -340,6 +347,16 @@ def _matches(event: Event, desired: DesiredEvent) -> bool:
 def expected_id(desired: DesiredEvent) -> str:
     """The id :meth:`GoogleProvider.create` gives ``desired`` (for callers that look it up)."""
     return event_id(desired.key)
+
+
+def _pack_page(page: EventsPage, upserts: dict[str, Event], packed: PackedEvents) -> None:
+    """A mapped page's events into ``packed`` (``upserts`` is emptied); an event met again replaces the earlier."""
+    for item in page.get("items") or []:
+        uid = item.get("id") if isinstance(item, dict) else None
+        if isinstance(uid, str):
+            packed.supersede(uid)
+    packed.add(upserts.values())
+    upserts.clear()
 
 
 __all__ = ["EventExists", "GoogleProvider", "expected_id"]
