@@ -70,7 +70,7 @@ def fake() -> Iterator[GoogleFake]:
 
 
 def test_a_packed_google_full_read_has_the_events_of_a_plain_one(fake: GoogleFake) -> None:
-    """Over many pages (series instances among them) a packed full read gives the plain read's events in order."""
+    """A packed full read (pages of Google's default size) gives the plain read's events, series too, in order."""
     for i in range(10):
         fake.user_add("primary", f"e{i}", T0 + i * H, T0 + (i + 1) * H, description="x" * 40)
     fake.user_add_series("primary", "daily", [T0 + (30 + 24 * d) * H for d in range(4)], H)
@@ -78,7 +78,10 @@ def test_a_packed_google_full_read_has_the_events_of_a_plain_one(fake: GoogleFak
     try:
         packing_full_reads({"work": packing})
         assert packing.pack_full_reads and not plain.pack_full_reads
-        a, b = plain.read_changes(None), packing.read_changes(None)
+        a = plain.read_changes(None)
+        fake.clear_log()
+        b = packing.read_changes(None)
+        assert {r.param("maxResults") for r in fake.requests_to("GET", "/events")} == {"250"}  # Google's default
         assert isinstance(b.upserts, PackedEvents) and not isinstance(a.upserts, PackedEvents)
         assert list(b.upserts) == list(a.upserts) and len(b.upserts) == len(a.upserts) == 14
         assert (b.full, b.token is not None, b.removed) == (a.full, a.token is not None, a.removed)
