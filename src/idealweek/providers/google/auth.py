@@ -80,10 +80,16 @@ def load_credentials(secrets: SecretStore, account: str, acct: GoogleAccount) ->
     """The stored credentials of ``account`` (``google.oauth2.credentials.Credentials``)."""
     from idealweek.lazymodule import import_deferring
 
-    # google-auth imports cryptography.x509 (~13 ms) for what user sign-ins never do (service-account keys,
-    # verifying ID tokens) and its re-authentication challenges (~3 ms) for when Google asks a person to
-    # prove themselves again: both are imported when first used (issue 15; lazymodule.py).
-    import_deferring("google.oauth2.credentials", "cryptography.x509", "google.oauth2.challenges")
+    # google-auth imports, for what a user's sign-in never does on a cycle, cryptography's certificates
+    # (~13 ms) and key serialisation (~5 ms: service-account keys, verifying ID tokens) and its
+    # re-authentication challenges (~3 ms: Google asking a person to prove themselves again): each is
+    # imported when first used (issue 15; lazymodule.py).
+    import_deferring(
+        "google.oauth2.credentials",
+        "cryptography.x509",
+        "cryptography.hazmat.primitives.serialization",
+        "google.oauth2.challenges",
+    )
     from google.oauth2.credentials import Credentials
 
     text = secrets.get(secret_name(account))
