@@ -179,6 +179,10 @@ class GoogleClient:
 
     def __post_init__(self) -> None:
         from google_auth_httplib2 import AuthorizedHttp  # type: ignore[import-untyped]
+
+        # The discovery module imports what it uses only when it makes the HTTP client itself (mutual TLS,
+        # service accounts, ~3 ms): this client brings its own, so those are imported when first used.
+        import_deferring("googleapiclient.discovery", "google.auth.transport.mtls", "google.oauth2.service_account")
         from googleapiclient.discovery import build
 
         token_uri = str(getattr(self.credentials, "token_uri", "") or "")
