@@ -52,7 +52,7 @@ from idealweek.daemon_schedule import jitter_for as jitter_for
 from idealweek.engine import CycleReport, Engine
 from idealweek.errors import ConfigError, IdealweekError
 from idealweek.lock import default_wait, state_lock
-from idealweek.memory import release_memory
+from idealweek.memory import one_arena, release_memory
 from idealweek.providers.packed import PacksFullReads
 from idealweek.sdnotify import Notifier
 from idealweek.settling import settle_text
@@ -72,6 +72,7 @@ HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 def run_forever(app: App, force: bool = False) -> int:
     """``idealweek run``: cycles until SIGTERM; 0 after a clean stop.  ``force``: the first cycle skips the guards."""
+    one_arena()
     return Service(app, force=force).run()
 
 

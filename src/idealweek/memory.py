@@ -24,6 +24,22 @@ def _libc() -> ctypes.CDLL | bool:
     return _LIBC
 
 
+M_ARENA_MAX = -8
+"""glibc's ``mallopt`` parameter: the most malloc arenas the process uses."""
+
+
+def one_arena() -> None:
+    """One malloc arena for the whole process (glibc; call before any thread starts).
+
+    glibc gives each thread that allocates at the same time as another its own arena (up to 8 a core);
+    the daemon's few threads (the sync job, the watchdog, a read's page fetcher) take turns on the GIL,
+    so extra arenas only keep more freed memory resident (~1 MB at 40k events; issue 15).
+    """
+    libc = _libc()
+    if libc and not isinstance(libc, bool):
+        libc.mallopt(M_ARENA_MAX, 1)
+
+
 def release_memory() -> None:
     """Hand memory freed by the cycle back to the system (issue 15: idle RSS).
 
