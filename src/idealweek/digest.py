@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.config import WEEKDAYS
+from idealweek.records import record_losses as record_losses  # what writing cycles record (moved, issue 15)
+from idealweek.records import week_losses as week_losses
 from idealweek.week import iso_week_label, local_instant, week_start_from_label
 
 if TYPE_CHECKING:
     from idealweek.config import Settings
-    from idealweek.planner import Plan
     from idealweek.review import ReviewRow
     from idealweek.store import Store
 
@@ -39,44 +40,6 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 SPARKS = "▁▂▃▄▅▆▇█"
 HISTORY = 4
 """Weeks compared with the digest's week."""
-
-
-# -- recording the losses per slot (writing cycles) ----------------------------------------
-
-
-def week_losses(plan: Plan, zone: ZoneInfo) -> dict[str, list[dict[str, object]]]:
-    """week → minutes lost per slot of the ideal week, from a planner result's intrusions."""
-    acc: dict[str, dict[tuple[str, int, str, str, str], int]] = {}
-    for it in plan.intrusions:
-        b = it.block
-        if b.source != "rule":
-            continue
-        local_start, local_end = b.start.astimezone(zone), b.end.astimezone(zone)
-        slot = (b.category, local_start.weekday(), f"{local_start:%H:%M}", f"{local_end:%H:%M}", b.policy.value)
-        week = acc.setdefault(iso_week_label(b.start, zone), {})
-        week[slot] = week.get(slot, 0) + it.minutes
-    return {
-        w: [
-            {"category": c, "weekday": d, "start": s, "end": e, "policy": p, "minutes": m}
-            for (c, d, s, e, p), m in sorted(slots.items())
-        ]
-        for w, slots in acc.items()
-    }
-
-
-def record_losses(store: Store, settings: Settings, plan: Plan, now: datetime) -> None:
-    """Save the losses per slot of the weeks the plan sees whole (not final ones), like the week figures."""
-    from idealweek.weekstats import final_weeks
-
-    zone = settings.zone
-    current = iso_week_label(now, zone)
-    final = final_weeks(store)
-    losses = week_losses(plan, zone)
-    with store.transaction():
-        for w in {f.week for f in plan.weeks}:
-            if w > current or w in final or week_start_from_label(w, zone) < plan.window_start:
-                continue
-            store.save_week_losses(w, losses.get(w, []), now)
 
 
 # -- which week, when ---------------------------------------------------------------------

@@ -15,7 +15,6 @@ overdue, focus kept vs target, violations.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,31 +22,15 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
+from idealweek.records import definition as definition  # what writing cycles record (moved, issue 15)
+from idealweek.records import record_version as record_version
+from idealweek.records import version_of as version_of
 from idealweek.week import iso_week_label
 
 if TYPE_CHECKING:
     from idealweek.config import Settings
     from idealweek.review import ReviewRow
     from idealweek.store import Store
-
-
-def definition(settings: Settings) -> str:
-    """The canonical JSON of what defines a version of the ideal week."""
-    data = settings.model_dump(mode="json", include={"protect", "categories", "focus"})
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
-def version_of(settings: Settings) -> str:
-    """The ideal week's version: 8 hex digits of the SHA-256 of its definition."""
-    return hashlib.sha256(definition(settings).encode("utf-8")).hexdigest()[:8]
-
-
-def record_version(store: Store, settings: Settings, now: datetime) -> str:
-    """Note that a writing cycle ran now with this version (in its own transaction); returns the version."""
-    v = version_of(settings)
-    with store.transaction():
-        store.note_version(iso_week_label(now, settings.zone), v, settings.experiment, definition(settings), now)
-    return v
 
 
 @dataclass(frozen=True)

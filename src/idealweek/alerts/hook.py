@@ -163,8 +163,7 @@ class AlertHook:
             return []
 
     def _after_cycle(self, settings: Settings, store: Store, report: CycleReport, now: datetime) -> list[str]:
-        from idealweek.digest import record_losses
-        from idealweek.experiments import record_version
+        from idealweek.records import record_losses, record_version
 
         if report.ok:
             self.failing_since = None
