@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from html import escape
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -306,6 +305,8 @@ def _spark_svg(values: Sequence[float], colour: str) -> str:
 
 def render_html(d: Digest) -> str:
     """A self-contained page: the figures with small bar sparklines, the suggestion, the review charts."""
+    from html import escape  # here: the daemon records a week's figures each cycle, it renders a page weekly
+
     from idealweek.render import COLOUR, ItemKind
     from idealweek.review import FONT, _bar_chart
 

@@ -19,7 +19,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from html import escape
 from typing import TYPE_CHECKING
 
 from idealweek.records import definition as definition  # what writing cycles record (moved, issue 15)
@@ -234,6 +233,8 @@ PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9
 
 def _chart(key: str, title: str, stats: Sequence[VersionStats]) -> str:
     """Horizontal bars, one per version, for one figure."""
+    from html import escape  # here: the daemon records versions each cycle, it never renders them
+
     from idealweek.review import FONT
 
     width, row_h, left, top = 372, 26, 186, 28
@@ -265,6 +266,8 @@ def _chart(key: str, title: str, stats: Sequence[VersionStats]) -> str:
 
 def render_html(c: Comparison, title: str = "idealweek: schedule experiments") -> str:
     """A self-contained page: one small chart per figure, then the table."""
+    from html import escape
+
     from idealweek.review import FONT
 
     stats = c.versions
