@@ -34,6 +34,8 @@ MAX_KEY_LENGTH = 44
 """Google silently drops private property keys longer than this."""
 
 _STATUSES: dict[object, Status] = {s.value: s for s in Status}
+_RESPONSES: dict[str, Response] = {r.value: r for r in Response}
+"""``Response(value)`` without the enum's slow call (10,000 events in a first sync, issue 15)."""
 NEVER_BUSY_TYPES = frozenset({"workingLocation", "birthday"})
 ALWAYS_BUSY_TYPES = frozenset({"outOfOffice"})
 
@@ -126,10 +128,7 @@ def own_response(item: GoogleEvent) -> Response:
     attendees = item.get("attendees") or []
     for attendee in attendees:
         if isinstance(attendee, dict) and attendee.get("self"):
-            try:
-                return Response(str(attendee.get("responseStatus", "needsAction")))
-            except ValueError:
-                return Response.NEEDS_ACTION
+            return _RESPONSES.get(str(attendee.get("responseStatus", "needsAction")), Response.NEEDS_ACTION)
     organizer = item.get("organizer") or {}
     if attendees and isinstance(organizer, dict) and organizer.get("self"):
         return Response.ORGANIZER
