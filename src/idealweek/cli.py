@@ -256,6 +256,23 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code.
+
+    A command runs once and ends: the cyclic garbage collector would walk every object the imports and a
+    sync's pages made, again and again, to free almost nothing (~10 % of a first sync's CPU, ~5 % of a
+    steady run's; issue 15).  It is off while a command runs (the daemon turns it back on) and restored
+    after, for callers in-process.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -263,12 +280,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     from idealweek.errors import ConfigError, IdealweekError
 
-    # A command runs once and ends: the cyclic garbage collector would walk every object the imports and a
-    # sync's pages made, again and again, to free almost nothing (~10 % of a first sync's CPU, ~5 % of a
-    # steady run's; issue 15).  It is off while a command runs (the daemon turns it back on) and restored
-    # after, for callers in-process.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at interpreter exit
@@ -302,9 +313,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _silence_stdout() -> None:
