@@ -24,3 +24,20 @@ def test_without_glibc_both_do_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     memory.one_arena()
     memory.release_memory()
     assert memory._libc() is False
+
+
+def test_a_google_calendar_keeps_no_method_docstrings_and_still_reads() -> None:
+    """The events resource's methods lose googleapiclient's generated docstrings (tens of kB each) and still work."""
+    from types import MethodType
+
+    from tests.fakes.google_server import GoogleFake, google_provider
+
+    with GoogleFake() as fake:
+        provider = google_provider(fake)
+        try:
+            assert provider.read_changes(None).full
+            methods = [m for m in vars(provider._events).values() if isinstance(m, MethodType)]
+            assert methods and all(m.__doc__ is None for m in methods)
+            assert len(provider.client.service.events().insert.__doc__ or "") > 10_000  # a fresh resource has them
+        finally:
+            provider.close()
