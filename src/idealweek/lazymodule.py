@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from types import ModuleType
+
+_SWAP = threading.Lock()
+"""Held while a stand-in leaves ``sys.modules`` (two threads may use one at once: the real module is imported once)."""
 
 
 class DeferredModule(ModuleType):
     """Stands in for a module until one of its attributes is used; then the real module is imported."""
 
     def __getattr__(self, name: str) -> object:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
+        with _SWAP:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
         return getattr(importlib.import_module(self.__name__), name)
 
 
