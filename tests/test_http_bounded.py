@@ -20,7 +20,7 @@ import requests
 
 from idealweek.config import loads
 from idealweek.errors import ConfigError, ProviderError, TransientError
-from idealweek.http import MAX_BODY_BYTES, Fetched, bounded_get
+from idealweek.http.fetch import MAX_BODY_BYTES, Fetched, bounded_get
 from idealweek.model import utc
 from idealweek.providers.factory import make_provider
 from idealweek.providers.ics import IcsProvider

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from idealweek.clock import Clock, system_clock
 from idealweek.errors import NotOwned, ProviderError, TransientError
-from idealweek.http import FETCH_DEADLINE, MAX_BODY_BYTES, bounded_get, parse_retry_after
+from idealweek.http import parse_retry_after
+from idealweek.http.fetch import FETCH_DEADLINE, MAX_BODY_BYTES, bounded_get
 from idealweek.log import redact_url
 from idealweek.model import DesiredEvent, Event
 from idealweek.providers.base import ChangeSet, RequestCounter
@@ -36,7 +37,7 @@ class IcsProvider:
     ``read_changes`` uses a content hash (plus the window) as its token: the
     same data gives an empty change set, anything else a full listing.  URL
     sources are fetched with ``If-None-Match``/``If-Modified-Since`` through
-    :func:`idealweek.http.bounded_get`: at most ``max_bytes`` after decoding, within
+    :func:`idealweek.http.fetch.bounded_get`: at most ``max_bytes`` after decoding, within
     ``deadline`` seconds, redirects to https only.
     """
 
