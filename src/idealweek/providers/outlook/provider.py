@@ -53,7 +53,7 @@ from idealweek.providers.outlook.mapping import (
     update_body,
 )
 from idealweek.providers.outlook.resources import EventsPage, GraphEvent
-from idealweek.providers.outlook.sync import SyncMode, SyncState
+from idealweek.providers.outlook.sync import DeltaUnsupported, SyncExpired, SyncMode, SyncState
 
 log = structlog.get_logger(__name__)
 
@@ -63,14 +63,6 @@ _NOT_FOUND_CODES = frozenset({"erroritemnotfound", "itemnotfound", "resourcenotf
 
 utc_now = system_clock
 """The real clock (kept under this name for callers of the Outlook package)."""
-
-
-class _SyncExpired(Exception):
-    """The delta state is gone: start a new full round."""
-
-
-class _DeltaUnsupported(Exception):
-    """The service refuses calendarView/delta on this calendar."""
 
 
 class OutlookProvider:
@@ -121,16 +113,16 @@ class OutlookProvider:
         if state is not None and state.link:
             try:
                 return self._delta_round(state, full=False)
-            except _SyncExpired:
+            except SyncExpired:
                 log.info("outlook.delta_expired", calendar=self.name)
         start, end = self._window(now)
         fresh = SyncState(start, end)
         try:
             try:
                 return self._delta_round(fresh, full=True)
-            except _SyncExpired:
+            except SyncExpired:
                 return self._delta_round(fresh, full=True)
-        except _DeltaUnsupported:
+        except DeltaUnsupported:
             log.info("outlook.delta_unsupported", calendar=self.name)
             return self._view_round(start, end, None)
 
@@ -143,7 +135,7 @@ class OutlookProvider:
             if resp.status_code != 200:
                 code, _ = error_code(resp)
                 if kind == "delta" and (resp.status_code == 410 or code.lower() in _SYNC_EXPIRED_CODES):
-                    raise _SyncExpired(code)
+                    raise SyncExpired(code)
                 raise self.client.error(resp, kind)
             page = cast("EventsPage", self.client.json_or_raise(resp, kind))
             yield page
@@ -169,7 +161,7 @@ class OutlookProvider:
                     link = str(page["@odata.deltaLink"])
         except GraphError as exc:
             if full and self.calendar_id and _unsupported(exc):
-                raise _DeltaUnsupported(str(exc)) from None
+                raise DeltaUnsupported(str(exc)) from None
             raise
         if not link:
             raise ProviderError(f"{self.name}: Graph delta round ended without a deltaLink")
@@ -195,7 +187,7 @@ class OutlookProvider:
                 if not full:
                     removed.append(uid)
                 continue
-            if not _in_window(ev, state):
+            if not state.holds(ev):
                 if not full:
                     removed.append(uid)
                 continue
@@ -371,10 +363,6 @@ class OutlookProvider:
 
 def _with_tag(ev: Event, tag: OwnedTag | None) -> Event:
     return dataclasses.replace(ev, tag=tag)
-
-
-def _in_window(ev: Event, state: SyncState) -> bool:
-    return ev.start < state.end and (ev.end > state.start or ev.start >= state.start)
 
 
 def _etag_core(etag: str) -> str:

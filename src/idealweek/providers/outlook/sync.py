@@ -1,4 +1,5 @@
-"""The Outlook sync token: the window, the mode and the delta link (or changeKeys), compressed."""
+"""The Outlook sync token (the window, the mode and the delta link or changeKeys, compressed) and the
+ways a delta round ends early (its state expired, or no delta on this calendar)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import json
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from idealweek.model import Event
 
 TOKEN_PREFIX = "o1."
 
@@ -21,6 +26,14 @@ class SyncMode(enum.StrEnum):
     """A windowed ``calendarView`` listing compared by changeKeys (calendars without delta)."""
 
 
+class SyncExpired(Exception):
+    """The delta state is gone: start a new full round."""
+
+
+class DeltaUnsupported(Exception):
+    """The service refuses calendarView/delta on this calendar."""
+
+
 @dataclass(slots=True)
 class SyncState:
     """What the sync token carries: the window, the mode and the delta link (or changeKeys)."""
@@ -30,6 +43,10 @@ class SyncState:
     mode: SyncMode = SyncMode.DELTA
     link: str = ""
     keys: dict[str, str] = field(default_factory=dict)
+
+    def holds(self, ev: Event) -> bool:
+        """``ev`` belongs to this window (it overlaps it, or is a zero-length event at its start)."""
+        return ev.start < self.end and (ev.end > self.start or ev.start >= self.start)
 
     def encode(self) -> str:
         doc: dict[str, int | str | dict[str, str]] = {
@@ -62,4 +79,4 @@ class SyncState:
             return None
 
 
-__all__ = ["TOKEN_PREFIX", "SyncMode", "SyncState"]
+__all__ = ["TOKEN_PREFIX", "DeltaUnsupported", "SyncExpired", "SyncMode", "SyncState"]
