@@ -262,6 +262,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sync's pages made, again and again, to free almost nothing (~10 % of a first sync's CPU, ~5 % of a
     steady run's; issue 15).  It is off while a command runs (the daemon turns it back on) and restored
     after, for callers in-process.
+
+    Run as the program (no ``argv``: the ``idealweek`` script, ``python -m idealweek.cli``), the interpreter
+    ends next: what the command made is frozen out of the collector's reach first, so the interpreter's
+    shutdown does not walk it all again in its own collections (a 10,000-event first run's exit ~50 -> ~8 ms).
+    Modules are still torn down and what they hold freed (and closed) as before; only garbage held in reference
+    cycles, which the command already left to the end, is now left to the operating system.
     """
     collecting = gc.isenabled()
     gc.disable()
@@ -270,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if collecting:
             gc.enable()
+        if argv is None:
+            gc.freeze()
 
 
 def _main(argv: Sequence[str] | None) -> int:
