@@ -83,13 +83,16 @@ def load_credentials(secrets: SecretStore, account: str, acct: GoogleAccount) ->
     # google-auth imports, for what a user's sign-in never does on a cycle, cryptography's certificates
     # (~13 ms) and key serialisation (~5 ms: service-account keys, verifying ID tokens), its
     # re-authentication challenges (~3 ms: Google asking a person to prove themselves again) and its gcloud
-    # helper (~2 ms with subprocess): each is imported when first used (issue 15; lazymodule.py).
+    # helper (~2 ms with subprocess) and its JWTs with their signers and verifiers (~5 ms with cryptography's
+    # elliptic curves and backend: service accounts and ID tokens): each is imported when first used (issue 15;
+    # lazymodule.py).
     import_deferring(
         "google.oauth2.credentials",
         "cryptography.x509",
         "cryptography.hazmat.primitives.serialization",
         "google.oauth2.challenges",
         "google.auth._cloud_sdk",
+        "google.auth.jwt",
     )
     from google.oauth2.credentials import Credentials
 
