@@ -10,7 +10,7 @@ import pytest
 
 from idealweek.daemon import packing_full_reads
 from idealweek.model import Event, Kind, OwnedTag, utc
-from idealweek.providers.packed import PackedEvents
+from idealweek.providers.packed import PackedEvents, StrHashes
 from idealweek.retention import busy_only, minimise
 from tests.fakes.google_server import GoogleFake, google_provider
 
@@ -44,6 +44,40 @@ def test_an_event_met_again_in_a_later_page_counts_only_there() -> None:
     packed.add([_ev("a", 5), _ev("new", 6)])
     assert [(e.uid, e.start) for e in packed] == [("c", T0 + 3 * H), ("a", T0 + 5 * H), ("new", T0 + 6 * H)]
     assert len(packed) == 3
+
+
+def test_str_hashes_hold_what_was_added_through_growth() -> None:
+    """The uid hash set finds every string added (past several growths) and not others."""
+    hashes = StrHashes()
+    for i in range(5000):
+        hashes.add(f"uid-{i}")
+    hashes.add("uid-7")  # again: no second slot
+    assert all(f"uid-{i}" in hashes for i in range(5000))
+    assert not any(f"other-{i}" in hashes for i in range(5000))
+    assert "" not in hashes
+    hashes.add("")
+    assert "" in hashes
+
+
+class _AllCollide(StrHashes):
+    """A hash set where every string seems added (as if each uid's hash matched another's)."""
+
+    def __contains__(self, text: str) -> bool:
+        return True
+
+
+def test_a_uid_whose_hash_matches_an_added_one_supersedes_nothing() -> None:
+    """An uid that only shares a hash with an added event takes nothing away (its row is looked for)."""
+    packed = PackedEvents()
+    packed._added = _AllCollide()
+    packed.add([_ev("a", 1), _ev("b", 2)])
+    packed.supersede("ab")  # never added: no row of its own
+    packed.supersede('"a"')
+    packed.supersede("a")
+    packed.supersede("a")  # twice in one page: counted once
+    packed.add([_ev("a", 5)])
+    assert [(e.uid, e.start) for e in packed] == [("b", T0 + 2 * H), ("a", T0 + 5 * H)]
+    assert len(packed) == 2
 
 
 def test_minimise_and_busy_only_keep_a_packed_read_packed_with_the_same_events() -> None:

@@ -13,6 +13,8 @@ exits after its cycle and reads into plain lists (packing costs ~10 µs an event
 
 from __future__ import annotations
 
+import json
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol, overload, runtime_checkable
 
@@ -29,6 +31,58 @@ class PacksFullReads(Protocol):
     pack_full_reads: bool
 
 
+_ROW_TEXT = json.JSONEncoder(ensure_ascii=False)
+"""A uid as the event cache's rows write it (:func:`idealweek.store.rows.event_to_json`)."""
+
+
+class StrHashes:
+    """The hashes of a set of strings in one array (open addressing): no object per member.
+
+    ``s in hashes`` is True for every string added, and for another string only when its 64-bit
+    hash is the same as an added one's (the caller confirms a hit where that matters).
+    """
+
+    def __init__(self) -> None:
+        self._slots = array("q", bytes(8 * 1024))
+        self._used = 0
+
+    def add(self, text: str) -> None:
+        h = hash(text) or 1  # 0 marks an empty slot
+        slots = self._slots
+        mask = len(slots) - 1
+        i = h & mask
+        while (v := slots[i]) != 0:
+            if v == h:
+                return
+            i = (i + 1) & mask
+        slots[i] = h
+        self._used += 1
+        if 2 * self._used > len(slots):
+            self._grow()
+
+    def __contains__(self, text: str) -> bool:
+        h = hash(text) or 1
+        slots = self._slots
+        mask = len(slots) - 1
+        i = h & mask
+        while (v := slots[i]) != 0:
+            if v == h:
+                return True
+            i = (i + 1) & mask
+        return False
+
+    def _grow(self) -> None:
+        old = self._slots
+        slots = self._slots = array("q", bytes(16 * len(old)))
+        mask = len(slots) - 1
+        for h in old:
+            if h:
+                i = h & mask
+                while slots[i] != 0:
+                    i = (i + 1) & mask
+                slots[i] = h
+
+
 class PackedEvents(Sequence[Event]):
     """Events in pages of event-cache rows; iterating decodes them one at a time, in the order added.
 
@@ -40,7 +94,11 @@ class PackedEvents(Sequence[Event]):
         self._blocks: list[str] = []
         self._from: dict[str, int] = {}
         """uid → the first block whose row of it counts (its rows in earlier blocks were superseded)."""
-        self._live: set[str] = set()
+        self._added = StrHashes()
+        """The uids added, as their hashes: a set of the uids would keep ~80 bytes an event as objects while
+        the read lasts, and the few objects that outlive the read then pin that heap (~3 MB at 40k events)."""
+        self._gone: set[str] = set()
+        """Uids superseded and not added again since (the rare events met again in a read)."""
         self._count = 0
         self._keep: Keep | None = None
         self._len: int | None = None
@@ -48,19 +106,30 @@ class PackedEvents(Sequence[Event]):
     # -- building -----------------------------------------------------------------------------
     def supersede(self, uid: str) -> None:
         """``uid`` came again in the page being read (changed or cancelled): its earlier row no longer counts."""
-        if uid in self._live:
-            self._live.discard(uid)
+        if uid not in self._gone and uid in self._added and self._has_row(uid):
+            self._gone.add(uid)
             self._count -= 1
             self._from[uid] = len(self._blocks)
+
+    def _has_row(self, uid: str) -> bool:
+        """A row of ``uid`` was added (its hash was: this rules out another uid with the same hash)."""
+        needle = _ROW_TEXT.encode(uid)
+        for block in self._blocks:
+            if needle in block and any(needle in row and json.loads(row)[2] == uid for row in block.split("\n")):
+                return True
+        return False
 
     def add(self, events: Iterable[Event]) -> None:
         """One page's events (each uid at most once, none :meth:`supersede` did not clear) as a block of rows."""
         from idealweek.store.rows import event_to_json
 
         rows: list[str] = []
+        added, gone = self._added, self._gone
         for ev in events:
             rows.append(event_to_json(ev))  # JSON text holds no raw newline: one row a line
-            self._live.add(ev.uid)
+            added.add(ev.uid)
+            if gone:
+                gone.discard(ev.uid)
         if rows:
             self._blocks.append("\n".join(rows))
             self._count += len(rows)
@@ -69,7 +138,8 @@ class PackedEvents(Sequence[Event]):
     def filtered(self, keep: Keep) -> PackedEvents:
         """The same events as ``keep`` has them (after this view's own filter), decoded as they are read."""
         view = PackedEvents.__new__(PackedEvents)
-        view._blocks, view._from, view._live, view._count = self._blocks, self._from, self._live, self._count
+        view._blocks, view._from, view._count = self._blocks, self._from, self._count
+        view._added, view._gone = self._added, self._gone
         inner = self._keep
         if inner is None:
             view._keep = keep
@@ -116,4 +186,4 @@ class PackedEvents(Sequence[Event]):
         return f"<PackedEvents: {len(self)} events in {len(self._blocks)} pages>"
 
 
-__all__ = ["Keep", "PackedEvents", "PacksFullReads"]
+__all__ = ["Keep", "PackedEvents", "PacksFullReads", "StrHashes"]
