@@ -190,20 +190,14 @@ class GoogleClient:
             "google.oauth2.service_account",
             "email.policy",
         )
-        from googleapiclient.discovery import build
+        from googleapiclient.discovery import build_from_document
 
         token_uri = str(getattr(self.credentials, "token_uri", "") or "")
         self._http = CountingHttp(self.counter, token_uri, self.timeout)
         authed = AuthorizedHttp(self.credentials, http=self._http)
         options = {"api_endpoint": self.api_root} if self.api_root else None
-        self.service = build(
-            "calendar",
-            "v3",
-            http=authed,
-            static_discovery=True,
-            cache_discovery=False,
-            client_options=options,
-        )
+        # what build("calendar", "v3", static_discovery=True, cache_discovery=False) does, from a shared document
+        self.service = build_from_document(calendar_discovery(), http=authed, client_options=options)
 
     def execute(self, request: ApiRequest[T], what: str) -> T:
         """Run one API request with retries; raises TransientError, AuthError or ApiError."""
@@ -259,6 +253,29 @@ class GoogleClient:
     def close(self) -> None:
         with self._lock:
             self._http.close_all()
+
+
+_DISCOVERY: list[dict[str, object]] = []
+_DISCOVERY_LOCK = threading.Lock()
+
+
+def calendar_discovery() -> dict[str, object]:
+    """Calendar v3's discovery document as shipped with googleapiclient, parsed once for all clients.
+
+    A client keeps the document it is built from (~0.35 MB parsed) for as long as it lives: one client a
+    calendar made the daemon hold one copy per Google calendar (issue 15).  googleapiclient reads it and,
+    as a client makes its methods, sets the same common parameters into it again (one client already shares
+    its document among its resources that way); the clients' HTTP, credentials and counters stay their own.
+    """
+    with _DISCOVERY_LOCK:
+        if not _DISCOVERY:
+            from googleapiclient import discovery_cache
+
+            text = discovery_cache.get_static_doc("calendar", "v3")
+            if text is None:
+                raise ProviderError("googleapiclient ships no discovery document for Calendar v3")
+            _DISCOVERY.append(json.loads(text))
+        return _DISCOVERY[0]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -358,10 +358,14 @@ def expected_id(desired: DesiredEvent) -> str:
 def _without_docstrings(resource: EventsResource) -> EventsResource:
     """``resource`` without its methods' docstrings, which googleapiclient writes out of the discovery document for
     each calendar's resource (~40 kB for each of insert, patch, ...: ~0.4 MB a calendar for as long as the daemon
-    runs; issue 15).  Nothing reads them; the methods are this resource's own closures."""
+    runs; issue 15).  Nothing reads them; the methods are this resource's own closures.  So goes the client's cache of
+    the schemas printed into them (~90 kB a calendar; googleapiclient prints a schema again should it need one)."""
     for attr in vars(resource).values():
         if isinstance(attr, MethodType):
             attr.__func__.__doc__ = None
+    printed = getattr(getattr(resource, "_schema", None), "pretty", None)
+    if isinstance(printed, dict):
+        printed.clear()
     return resource
 
 
