@@ -7,10 +7,10 @@ normalised to UTC where they enter the model (see :func:`as_utc`).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
-from dataclasses import MISSING, dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from idealweek.ownership import Kind as Kind
 from idealweek.ownership import OwnedKey as OwnedKey
@@ -153,7 +153,11 @@ class Event:
     organizer_other: bool = False
     """Someone other than the calendar's owner organises it (where the provider knows)."""
 
-    # __init__ (see _event_init below): the times in UTC (naive ones refused), an end before the start moved to it.
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", as_utc(self.start))
+        object.__setattr__(self, "end", as_utc(self.end))
+        if self.end < self.start:
+            object.__setattr__(self, "end", self.start)
 
     @property
     def interval(self) -> Interval:
@@ -174,51 +178,6 @@ class Event:
         if self.series and self.recurrence_id:
             return f"{self.series}@{self.recurrence_id}"
         return self.uid
-
-
-def _event_init() -> Callable[..., None]:
-    """:class:`Event`'s ``__init__``: the one dataclasses writes, with each slot set through its own setter.
-
-    A frozen dataclass sets its fields with ``object.__setattr__``, which looks each one up by name; a first
-    sync makes 10,000 events (issue 15: 24 -> 15 ms).  The same parameters, defaults and order (made from the
-    fields, as dataclasses makes its own), then the checks: both times in UTC (a naive one is refused with
-    ValueError, the start first) and an end before the start moved to the start.
-    """
-    scope: dict[str, object] = {"_as_utc": as_utc}
-    params: list[str] = []
-    lines: list[str] = []
-    for f in fields(Event):
-        if f.default_factory is not MISSING:  # pragma: no cover - Event has none; this init could not copy one
-            raise TypeError(f"Event.{f.name}: a default_factory is not supported here")
-        scope[f"_set_{f.name}"] = vars(Event)[f.name].__set__
-        if f.default is MISSING:
-            params.append(f.name)
-        else:
-            scope[f"_dflt_{f.name}"] = f.default
-            params.append(f"{f.name}=_dflt_{f.name}")
-        if f.name not in ("start", "end"):
-            lines.append(f"    _set_{f.name}(self, {f.name})")
-    lines += [
-        "    start = _as_utc(start)",
-        "    end = _as_utc(end)",
-        "    _set_start(self, start)",
-        "    _set_end(self, start if end < start else end)",
-    ]
-    # As dataclasses does it: the module's globals (type hints resolve as before), the setters and defaults
-    # as the closure of a function that makes the init.
-    text = f"def make({', '.join(scope)}):\n  def __init__(self, {', '.join(params)}):\n"
-    text += "\n".join("  " + line for line in lines) + "\n  return __init__"
-    made_here: dict[str, object] = {}
-    exec(text, globals(), made_here)  # made from Event's fields
-    init = cast("Callable[..., None]", cast("Callable[..., object]", made_here["make"])(**scope))
-    made = vars(Event)["__init__"]  # the dataclass's own: its annotations (for introspection) stay the same
-    init.__qualname__ = made.__qualname__
-    init.__module__ = made.__module__
-    init.__annotations__ = made.__annotations__
-    return init
-
-
-setattr(Event, "__init__", _event_init())  # noqa: B010 - mypy keeps the dataclass's signature for callers
 
 
 @dataclass(frozen=True, slots=True)
