@@ -18,9 +18,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import operator
 from datetime import datetime, timedelta
-from typing import cast
 
 from idealweek.model import Event
 from idealweek.providers.base import ChangeSet
@@ -43,34 +42,26 @@ def keep_since(now: datetime, longest_within: timedelta) -> datetime:
     return now - history_lookback(longest_within)
 
 
-def _stripper() -> Callable[[Event], Event]:
-    """A copy of an event without its description and location, slot by slot in one straight line.
-
-    dataclasses.replace would check the (already checked) times again, which was a fifth of a 10,000-event
-    first sync (issue 15).  The slots are set through their own setters (a frozen dataclass refuses
-    ``setattr``; these are what ``object.__setattr__`` calls), one line each, generated from the fields the
-    way dataclasses writes its ``__init__``: a field added to :class:`Event` is copied too.
-    """
-    names = [f.name for f in dataclasses.fields(Event)]
-    scope: dict[str, object] = {"_new": object.__new__, "Event": Event}
-    lines = ["def stripped(event):", "    out = _new(Event)"]
-    for name in names:
-        scope[f"_set_{name}"] = vars(Event)[name].__set__
-        value = '""' if name in ("description", "location") else f"event.{name}"
-        lines.append(f"    _set_{name}(out, {value})")
-    lines.append("    return out")
-    exec("\n".join(lines), scope)  # the code is made here from Event's own field names
-    return cast("Callable[[Event], Event]", scope["stripped"])
-
-
-_stripped = _stripper()
+_KEPT = tuple(f.name for f in dataclasses.fields(Event) if f.name not in ("description", "location"))
+_read_kept = operator.attrgetter(*_KEPT)
+_SETTERS = tuple(vars(Event)[name].__set__ for name in _KEPT)
+"""The slots' own setters (a frozen dataclass refuses ``setattr``; these are what ``object.__setattr__`` calls)."""
+_set_description = vars(Event)["description"].__set__
+_set_location = vars(Event)["location"].__set__
 
 
 def needed(event: Event) -> Event:
     """``event`` as it is stored: without the description and location when it is not idealweek's own."""
     if event.tag is not None or (not event.description and not event.location):
         return event
-    return _stripped(event)
+    # A field-by-field copy: dataclasses.replace would check the (already checked) times again, which is
+    # a fifth of a 10,000-event first sync (issue 15); the slots are copied through their setters.
+    out = object.__new__(Event)
+    for setter, value in zip(_SETTERS, _read_kept(event), strict=True):
+        setter(out, value)
+    _set_description(out, "")
+    _set_location(out, "")
+    return out
 
 
 def minimise(changes: ChangeSet, since: datetime) -> ChangeSet:
