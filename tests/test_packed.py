@@ -46,24 +46,24 @@ def test_an_event_met_again_in_a_later_page_counts_only_there() -> None:
     assert len(packed) == 3
 
 
-def test_str_hashes_hold_what_was_added_through_growth() -> None:
-    """The uid hash set finds every string added (past several growths) and not others."""
+def test_str_hashes_map_what_was_put_through_growth() -> None:
+    """The uid hash map gives each string's latest value (past several growths) and -1 for others."""
     hashes = StrHashes()
     for i in range(5000):
-        hashes.add(f"uid-{i}")
-    hashes.add("uid-7")  # again: no second slot
-    assert all(f"uid-{i}" in hashes for i in range(5000))
-    assert not any(f"other-{i}" in hashes for i in range(5000))
-    assert "" not in hashes
-    hashes.add("")
-    assert "" in hashes
+        hashes.put(f"uid-{i}", i % 7)
+    hashes.put("uid-8", 40)  # again: the new value, no second slot
+    assert all(hashes.get(f"uid-{i}") == (40 if i == 8 else i % 7) for i in range(5000))
+    assert all(hashes.get(f"other-{i}") == -1 for i in range(5000))
+    assert hashes.get("") == -1
+    hashes.put("", 3)
+    assert hashes.get("") == 3
 
 
 class _AllCollide(StrHashes):
-    """A hash set where every string seems added (as if each uid's hash matched another's)."""
+    """A hash map where every string seems put, in the first block (as if each uid's hash matched another's)."""
 
-    def __contains__(self, text: str) -> bool:
-        return True
+    def get(self, text: str) -> int:
+        return 0
 
 
 def test_a_uid_whose_hash_matches_an_added_one_supersedes_nothing() -> None:
@@ -71,13 +71,27 @@ def test_a_uid_whose_hash_matches_an_added_one_supersedes_nothing() -> None:
     packed = PackedEvents()
     packed._added = _AllCollide()
     packed.add([_ev("a", 1), _ev("b", 2)])
+    packed.add([_ev("c", 3)])
     packed.supersede("ab")  # never added: no row of its own
     packed.supersede('"a"')
     packed.supersede("a")
     packed.supersede("a")  # twice in one page: counted once
+    packed.supersede("c")  # its row is not in the block the map names: found in the others
     packed.add([_ev("a", 5)])
     assert [(e.uid, e.start) for e in packed] == [("b", T0 + 2 * H), ("a", T0 + 5 * H)]
     assert len(packed) == 2
+
+
+def test_an_event_met_again_twice_counts_only_in_the_last_page() -> None:
+    """An event changed twice during a read counts once, as the last page has it."""
+    packed = PackedEvents()
+    packed.add([_ev("a", 1), _ev("b", 2)])
+    packed.supersede("a")
+    packed.add([_ev("a", 3)])
+    packed.supersede("a")
+    packed.add([_ev("a", 4), _ev("c", 5)])
+    assert [(e.uid, e.start) for e in packed] == [("b", T0 + 2 * H), ("a", T0 + 4 * H), ("c", T0 + 5 * H)]
+    assert len(packed) == 3
 
 
 def test_minimise_and_busy_only_keep_a_packed_read_packed_with_the_same_events() -> None:

@@ -37,51 +37,48 @@ _ROW_TEXT = json.JSONEncoder(ensure_ascii=False)
 
 
 class StrHashes:
-    """The hashes of a set of strings in one array (open addressing): no object per member.
+    """A map from strings to small ints kept as the strings' hashes in two arrays (open addressing): no object
+    per member.
 
-    ``s in hashes`` is True for every string added, and for another string only when its 64-bit
-    hash is the same as an added one's (the caller confirms a hit where that matters).
+    :meth:`get` gives the value put for a string, or for another string only when its 64-bit hash is the same
+    as a put one's (the caller confirms a hit where that matters); -1 when there is none.
     """
 
     def __init__(self) -> None:
         self._slots = array("q", bytes(8 * 1024))
+        self._values = array("i", bytes(4 * 1024))
         self._used = 0
 
-    def add(self, text: str) -> None:
-        h = hash(text) or 1  # 0 marks an empty slot
+    def _slot(self, h: int) -> int:
         slots = self._slots
         mask = len(slots) - 1
         i = h & mask
-        while (v := slots[i]) != 0:
-            if v == h:
-                return
+        while (v := slots[i]) != 0 and v != h:
             i = (i + 1) & mask
-        slots[i] = h
-        self._used += 1
-        if 2 * self._used > len(slots):
-            self._grow()
+        return i
 
-    def __contains__(self, text: str) -> bool:
-        h = hash(text) or 1
-        slots = self._slots
-        mask = len(slots) - 1
-        i = h & mask
-        while (v := slots[i]) != 0:
-            if v == h:
-                return True
-            i = (i + 1) & mask
-        return False
+    def put(self, text: str, value: int) -> None:
+        h = hash(text) or 1  # 0 marks an empty slot
+        i = self._slot(h)
+        self._values[i] = value
+        if self._slots[i] == 0:
+            self._slots[i] = h
+            self._used += 1
+            if 2 * self._used > len(self._slots):
+                self._grow()
+
+    def get(self, text: str) -> int:
+        i = self._slot(hash(text) or 1)
+        return self._values[i] if self._slots[i] != 0 else -1
 
     def _grow(self) -> None:
-        old = self._slots
-        slots = self._slots = array("q", bytes(16 * len(old)))
-        mask = len(slots) - 1
-        for h in old:
+        old_slots, old_values = self._slots, self._values
+        self._slots = array("q", bytes(16 * len(old_slots)))
+        self._values = array("i", bytes(8 * len(old_slots)))
+        for h, value in zip(old_slots, old_values, strict=True):
             if h:
-                i = h & mask
-                while slots[i] != 0:
-                    i = (i + 1) & mask
-                slots[i] = h
+                i = self._slot(h)
+                self._slots[i], self._values[i] = h, value
 
 
 def _pack(text: str) -> bytes:
@@ -108,8 +105,9 @@ class PackedEvents(Sequence[Event]):
         self._from: dict[str, int] = {}
         """uid → the first block whose row of it counts (its rows in earlier blocks were superseded)."""
         self._added = StrHashes()
-        """The uids added, as their hashes: a set of the uids would keep ~80 bytes an event as objects while
-        the read lasts, and the few objects that outlive the read then pin that heap (~3 MB at 40k events)."""
+        """The uids added → the block of each one's latest row, kept as the uids' hashes: a dict of the uids would
+        keep ~80 bytes an event as objects while the read lasts, and the few objects that outlive the read then
+        pin that heap (~3 MB at 40k events)."""
         self._gone: set[str] = set()
         """Uids superseded and not added again since (the rare events met again in a read)."""
         self._count = 0
@@ -119,17 +117,20 @@ class PackedEvents(Sequence[Event]):
     # -- building -----------------------------------------------------------------------------
     def supersede(self, uid: str) -> None:
         """``uid`` came again in the page being read (changed or cancelled): its earlier row no longer counts."""
-        if uid not in self._gone and uid in self._added and self._has_row(uid):
+        block = self._added.get(uid)
+        if block >= 0 and uid not in self._gone and self._has_row(uid, block):
             self._gone.add(uid)
             self._count -= 1
             self._from[uid] = len(self._blocks)
 
-    def _has_row(self, uid: str) -> bool:
-        """A row of ``uid`` was added (its hash was: this rules out another uid with the same hash)."""
+    def _has_row(self, uid: str, block: int) -> bool:
+        """A row of ``uid`` was added (its hash was, with ``block`` for its latest row: the row is looked for there
+        first, and in the others only if another uid with the same hash put that block there)."""
         needle = _ROW_TEXT.encode(uid)
-        for packed in self._blocks:
-            block = _unpack(packed)
-            if needle in block and any(needle in row and json.loads(row)[2] == uid for row in block.split("\n")):
+        order = [block, *(i for i in range(len(self._blocks)) if i != block)]
+        for i in order:
+            text = _unpack(self._blocks[i])
+            if needle in text and any(needle in row and json.loads(row)[2] == uid for row in text.split("\n")):
                 return True
         return False
 
@@ -138,10 +139,10 @@ class PackedEvents(Sequence[Event]):
         from idealweek.store.rows import event_to_json
 
         rows: list[str] = []
-        added, gone = self._added, self._gone
+        added, gone, block = self._added, self._gone, len(self._blocks)
         for ev in events:
             rows.append(event_to_json(ev))  # JSON text holds no raw newline: one row a line
-            added.add(ev.uid)
+            added.put(ev.uid, block)
             if gone:
                 gone.discard(ev.uid)
         if rows:
