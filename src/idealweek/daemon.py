@@ -38,6 +38,7 @@ import structlog
 
 from idealweek import config as cfg
 from idealweek.clock import Clock, system_clock
+from idealweek.daemon_jobs import finalise_ended_weeks, send_digest
 from idealweek.daemon_schedule import (
     DAILY_AT as DAILY_AT,
 )
@@ -51,7 +52,6 @@ from idealweek.daemon_schedule import (
 from idealweek.daemon_schedule import jitter_for as jitter_for
 from idealweek.engine import CycleReport, Engine
 from idealweek.errors import ConfigError, IdealweekError
-from idealweek.lock import default_wait, state_lock
 from idealweek.memory import one_arena, release_memory
 from idealweek.providers.packed import PacksFullReads
 from idealweek.sdnotify import Notifier
@@ -338,43 +338,17 @@ class Service:
 
     def daily_job(self) -> list[str]:
         """Finalise the statistics of weeks that have ended."""
-        from idealweek.weekstats import finalise_weeks
-
         if self._stopping:
             return []
         with self._work:
-            s = self.current.settings
-            try:
-                folder = cfg.state_dir(s, self.app.config_path)
-                with state_lock(folder, default_wait(s.safety.lock_wait.total_seconds())):
-                    store = Store(folder / "state.sqlite3")
-                    try:
-                        done = finalise_weeks(store, s.zone, self.clock())
-                    finally:
-                        store.close()
-            except Exception as exc:  # noqa: BLE001 - tried again tomorrow
-                log.error("weeks.finalise_failed", error=str(exc))
-                return []
-        if done:
-            log.info("weeks.finalised", weeks=done)
-        return done
+            return finalise_ended_weeks(self.current.settings, self.app.config_path, self.clock())
 
     def digest_job(self) -> str | None:
         """The weekly digest at its time (and at start-up when one was due within a day): sent once per week."""
         if self._stopping:
             return None
         with self._work:
-            s = self.current.settings
-            try:
-                folder = cfg.state_dir(s, self.app.config_path)
-                store = Store(folder / "state.sqlite3")
-                try:
-                    return self.alerts.digest_job(s, store, self.clock(), folder)
-                finally:
-                    store.close()
-            except Exception as exc:  # noqa: BLE001 - tried again at the next digest time
-                log.error("digest.failed", error=f"{type(exc).__name__}: {exc}")
-                return None
+            return send_digest(self.current.settings, self.app.config_path, self.clock(), self.alerts)
 
     def keepalive_job(self) -> None:
         """``WATCHDOG=1`` between cycles; withheld while a cycle has been running longer than the watchdog."""
