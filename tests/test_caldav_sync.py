@@ -287,6 +287,26 @@ def test_dropped_connections_and_5xx_are_retried(server: DavServer, user: DavUse
     assert not proxy.pending()
 
 
+def test_a_long_retry_after_goes_up_to_the_next_cycle(
+    server: DavServer, user: DavUser, cal: str, proxy: DavProxy
+) -> None:
+    """A Retry-After longer than the shared policy waits (60 s) is not slept through: the read fails as transient."""
+    user.add(cal, "A", T0, T0 + timedelta(hours=1))
+    slept: list[float] = []
+    options = ClientOptions(
+        url=proxy.url,
+        username=server.username,
+        password=server.password,
+        retry=RetryPolicy(attempts=3, sleep=slept.append),
+        account="home",
+    )
+    p = CalDavProvider("dav", DavSession(options), cal, zone=BERLIN, window=WINDOW)
+    proxy.fail(status=503, method="REPORT", retry_after="3600")
+    with pytest.raises(TransientError) as caught:
+        p.read_changes(None)
+    assert caught.value.retry_after == 3600 and slept == []
+
+
 # -- pure mapping ------------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from idealweek.config import CalDavAccount, Settings, resolve_path
 from idealweek.errors import AuthError, UserError
 from idealweek.model import Role
 from idealweek.providers.base import CalendarInfo
-from idealweek.providers.caldav.client import ClientOptions, DavSession, RetryPolicy
+from idealweek.providers.caldav.client import ClientOptions, DavSession, RetryPolicy, dav_retry
 from idealweek.providers.caldav.freebusy import caldav_busy
 from idealweek.providers.caldav.mapping import addresses_of
 from idealweek.providers.caldav.provider import CalDavProvider, list_collections
@@ -62,7 +62,7 @@ def options_for(
         password=password,
         features=acct.features,
         ca_bundle=str(resolve_path(config_path, acct.ca_bundle)) if acct.ca_bundle else "",
-        retry=retry or RetryPolicy(),
+        retry=retry or dav_retry(),
         account=account,
     )
 
