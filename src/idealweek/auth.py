@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from idealweek.errors import UserError
 from idealweek.fsutil import create_new
+from idealweek.secrets import secret_name
 
 if TYPE_CHECKING:
     from idealweek.app import App
@@ -34,11 +35,6 @@ PREFIX = "idealweek-signin:v1:"
 """A plain export: base64 of the JSON document."""
 SEALED_PREFIX = "idealweek-signin:v2:"
 """A passphrase-encrypted export: ``v2:<base64 salt>:<Fernet token>``, the key made with scrypt."""
-
-
-def secret_name(account: str) -> str:
-    """Where an account's token lives in the secret store."""
-    return f"token:{account}"
 
 
 def _account(app: App, name: str) -> str:

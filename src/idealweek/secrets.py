@@ -49,6 +49,11 @@ log = structlog.get_logger(__name__)
 SERVICE = "idealweek"
 
 
+def secret_name(account: str) -> str:
+    """Where an account's sign-in (token or password) lives in the secret store."""
+    return f"token:{account}"
+
+
 class SecretStore(Protocol):
     """A small key → text store for tokens."""
 

@@ -199,7 +199,7 @@ class AlertHook:
                     store.forget_alerts(f"signin-failed:{account}")
         testing = [acct for acct in settings.alerts.google_testing if acct not in failed]
         if testing:
-            from idealweek.auth import secret_name
+            from idealweek.secrets import secret_name
 
             secrets = self.delivery(settings).secrets()
             for account in testing:

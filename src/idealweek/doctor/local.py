@@ -76,7 +76,9 @@ def _sign_ins(app: App, store: SecretStore | None) -> Iterator[Check]:
             yield Check(label, False, "cannot look: no secret store")
             continue
         try:
-            token = store.get(f"token:{name}")
+            from idealweek.secrets import secret_name
+
+            token = store.get(secret_name(name))
         except IdealweekError as exc:
             yield Check(label, False, str(exc))
             continue

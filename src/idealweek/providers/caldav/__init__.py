@@ -33,15 +33,12 @@ from idealweek.providers.caldav.mapping import addresses_of
 from idealweek.providers.caldav.provider import CalDavProvider, list_collections
 from idealweek.providers.freebusy import FreeBusyProvider
 from idealweek.providers.ics import system_clock
+from idealweek.secrets import secret_name
 
 if TYPE_CHECKING:
     from idealweek.secrets import SecretStore
 
 WRITE_ROLES = frozenset({Role.BLOCKS, Role.FOCUS, Role.MIRROR})
-
-
-def secret_name(account: str) -> str:
-    return f"token:{account}"
 
 
 def _account(settings: Settings, account: str) -> CalDavAccount:

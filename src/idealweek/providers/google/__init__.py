@@ -24,7 +24,6 @@ from idealweek.providers.google.auth import (
     google_account,
     load_credentials,
     save_credentials,
-    secret_name,
     sign_in,
 )
 from idealweek.providers.google.client import ApiError, GoogleClient, RetryPolicy
@@ -33,7 +32,7 @@ from idealweek.providers.google.mapping import event_id
 from idealweek.providers.google.provider import EventExists, GoogleProvider
 from idealweek.providers.google.resources import CalendarListParams
 from idealweek.retention import history_lookback
-from idealweek.secrets import SecretStore
+from idealweek.secrets import SecretStore, secret_name
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials

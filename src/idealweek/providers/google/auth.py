@@ -22,7 +22,7 @@ import structlog
 from idealweek.config import GoogleAccount, Settings, resolve_path
 from idealweek.errors import AuthError, UserError
 from idealweek.http import TIMEOUT, with_timeouts
-from idealweek.secrets import SecretStore
+from idealweek.secrets import SecretStore, secret_name
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
@@ -59,10 +59,6 @@ class InstalledClient(TypedDict, total=False):
 
 class ClientSecrets(TypedDict):
     installed: InstalledClient
-
-
-def secret_name(account: str) -> str:
-    return f"token:{account}"
 
 
 def google_account(settings: Settings, account: str) -> GoogleAccount:

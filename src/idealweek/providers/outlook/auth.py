@@ -21,7 +21,7 @@ from idealweek.config import OutlookAccount
 from idealweek.errors import AuthError, TransientError, UserError
 from idealweek.http import TIMEOUT
 from idealweek.providers.outlook.client import make_session
-from idealweek.secrets import SecretStore
+from idealweek.secrets import SecretStore, secret_name
 
 log = structlog.get_logger(__name__)
 
@@ -75,10 +75,6 @@ class TokenCache(Protocol):
     has_state_changed: bool
 
     def serialize(self) -> str: ...
-
-
-def secret_name(account: str) -> str:
-    return f"token:{account}"
 
 
 def scopes_for(acct: OutlookAccount, shared: bool) -> list[str]:
