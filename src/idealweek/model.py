@@ -42,6 +42,10 @@ class Role(enum.StrEnum):
     make-ups of a ``together`` category go only where every household calendar is free."""
 
 
+WRITE_ROLES = frozenset({Role.BLOCKS, Role.FOCUS, Role.MIRROR})
+"""The roles for which idealweek writes to a calendar (a calendar with none of them is only read)."""
+
+
 class Defend(enum.StrEnum):
     """How a protected block shows to others (issue 18)."""
 

@@ -8,7 +8,7 @@ from pydantic import model_validator
 
 from idealweek.config.accounts import secure_urls
 from idealweek.config.base import _Model
-from idealweek.model import Policy, Role
+from idealweek.model import WRITE_ROLES, Policy, Role
 
 
 class CalendarConfig(_Model):
@@ -69,7 +69,7 @@ class CalendarConfig(_Model):
                 raise ValueError("an ics calendar needs exactly one of path or url")
             if self.url:
                 secure_urls(url=self.url.replace("webcal://", "https://", 1))
-            written = {Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(self.roles)
+            written = WRITE_ROLES & set(self.roles)
             if written:
                 raise ValueError(
                     f"an ics calendar is read-only and cannot have roles {sorted(r.value for r in written)}"

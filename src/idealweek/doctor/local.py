@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from idealweek import config as cfg
 from idealweek.errors import IdealweekError
-from idealweek.model import Role
+from idealweek.model import WRITE_ROLES, Role
 
 if TYPE_CHECKING:
     from idealweek.app import App
@@ -122,7 +122,7 @@ def _calendars(app: App, timeout: float) -> Iterator[Check]:
     s = app.settings
     for name, cal in sorted(s.calendars.items()):
         label = f"calendar {name} ({cal.source})"
-        writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
+        writable = bool(WRITE_ROLES & set(cal.roles))
         if cal.source == "vdir":
             path = cfg.resolve_path(app.config_path, cal.path)
             if not path.is_dir():

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from idealweek.config import Settings, resolve_path
 from idealweek.errors import AuthError, ProviderError, UserError
-from idealweek.model import Role
+from idealweek.model import WRITE_ROLES
 from idealweek.providers.base import Provider, UnavailableProvider
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def make_provider(settings: Settings, config_path: Path, name: str, secrets: Sec
         return _make_provider(settings, config_path, name, secrets)
     except ProviderError as exc:
         cal = settings.calendars[name]
-        writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
+        writable = bool(WRITE_ROLES & set(cal.roles))
         return UnavailableProvider(
             name,
             str(exc),
@@ -45,7 +45,7 @@ def make_provider(settings: Settings, config_path: Path, name: str, secrets: Sec
 
 def _make_provider(settings: Settings, config_path: Path, name: str, secrets: SecretStore | None) -> Provider:
     cal = settings.calendars[name]
-    writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
+    writable = bool(WRITE_ROLES & set(cal.roles))
     if cal.source == "vdir":
         from idealweek.providers.vdir import VdirProvider
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from idealweek.config import CalDavAccount, Settings, resolve_path
 from idealweek.errors import AuthError, UserError
-from idealweek.model import Role
+from idealweek.model import WRITE_ROLES
 from idealweek.providers.base import CalendarInfo
 from idealweek.providers.caldav.client import ClientOptions, DavSession, RetryPolicy, dav_retry
 from idealweek.providers.caldav.freebusy import caldav_busy
@@ -37,8 +37,6 @@ from idealweek.secrets import secret_name
 
 if TYPE_CHECKING:
     from idealweek.secrets import SecretStore
-
-WRITE_ROLES = frozenset({Role.BLOCKS, Role.FOCUS, Role.MIRROR})
 
 
 def _account(settings: Settings, account: str) -> CalDavAccount:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from idealweek.config import Settings
 from idealweek.errors import UserError
-from idealweek.model import Role
+from idealweek.model import WRITE_ROLES
 from idealweek.providers.base import CalendarInfo
 from idealweek.providers.freebusy import FreeBusyProvider
 from idealweek.providers.google.auth import (
@@ -36,8 +36,6 @@ from idealweek.secrets import SecretStore, secret_name
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
-
-WRITE_ROLES = frozenset({Role.BLOCKS, Role.FOCUS, Role.MIRROR})
 
 
 def make_client(

@@ -22,7 +22,7 @@ from typing import cast
 from idealweek.clock import Clock
 from idealweek.config import OutlookAccount, Settings, resolve_path
 from idealweek.errors import UserError
-from idealweek.model import Role
+from idealweek.model import WRITE_ROLES
 from idealweek.providers.base import CalendarInfo, RequestCounter
 from idealweek.providers.freebusy import FreeBusyProvider
 from idealweek.providers.outlook.auth import MsalTokens, device_code_sign_in, scopes_for
@@ -95,7 +95,7 @@ def make_provider(
             clock=clock,
             close=client.close,
         )
-    writable = bool({Role.BLOCKS, Role.FOCUS, Role.MIRROR} & set(cal.roles))
+    writable = bool(WRITE_ROLES & set(cal.roles))
     return OutlookProvider(
         name,
         client,
