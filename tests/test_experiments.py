@@ -11,6 +11,7 @@ import pytest
 
 from idealweek import experiments as ex
 from idealweek.config import Settings, loads
+from idealweek.records import version_of
 from idealweek.review import ReviewRow
 from idealweek.store import Store
 from tests.browser import Chromium, find_chromium, read_png
@@ -36,16 +37,16 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, d
 
 def test_version_is_a_hash_of_rules_categories_and_focus() -> None:
     """Names, calendars and alerts do not change the version; focus settings do."""
-    assert ex.version_of(A) != ex.version_of(B)
+    assert version_of(A) != version_of(B)
     renamed = loads('experiment = "x"\n' + BASE_TOML.format(zone="Europe/Berlin", focus="4h") + "\n[alerts]\n")
-    assert ex.version_of(renamed) == ex.version_of(A)
-    assert len(ex.version_of(A)) == 8
+    assert version_of(renamed) == version_of(A)
+    assert len(version_of(A)) == 8
 
 
 def test_each_week_records_the_version_in_force(history: tuple[Store, datetime]) -> None:
     """One writing cycle a day: 7 cycles of A in W45-W47, of B in W48-W50, one of B in W51 so far."""
     store, _now = history
-    va, vb = ex.version_of(A), ex.version_of(B)
+    va, vb = version_of(A), version_of(B)
     wv = store.week_versions()
     assert {w: dict(c) for w, c in wv.items()} == {
         "2026-W45": {va: 7},
@@ -66,7 +67,7 @@ def test_compare_averages_match_the_hand_count(history: tuple[Store, datetime]) 
     c = ex.compare_from_store(store, B, now)
     assert set(c.unrecorded) <= {"2026-W44"}  # at most the week before the first run: seen, never run
     a, b = c.versions
-    assert (a.label, a.weeks) == (f"{ex.version_of(A)} (unnamed)", ("2026-W45", "2026-W46", "2026-W47"))
+    assert (a.label, a.weeks) == (f"{version_of(A)} (unnamed)", ("2026-W45", "2026-W46", "2026-W47"))
     assert (b.label, b.weeks) == ("more-focus", ("2026-W48", "2026-W49", "2026-W50"))
     assert (a.kept_pct, a.lost_h, a.made_up_h, a.violations) == (92.0, 1.0, 0.83, 0.33)
     assert (a.planned_h, a.kept_h, a.focus_kept_h, a.focus_target_h, a.overdue_h) == (12.5, 11.5, 4.0, 4.0, 0.0)
@@ -81,7 +82,7 @@ def test_compare_views(history: tuple[Store, datetime]) -> None:
     c = ex.compare_from_store(store, B, now)
     text = ex.render_text(c)
     head = text.splitlines()[0].split()
-    assert head == [ex.version_of(A), "(unnamed)", "more-focus"]
+    assert head == [version_of(A), "(unnamed)", "more-focus"]
     assert any(line.split() == ["weeks", "3", "3"] for line in text.splitlines())
     assert any(line.split() == ["kept", "%", "92%", "95%"] for line in text.splitlines())
     data = json.loads(ex.render_json(c))
@@ -131,7 +132,7 @@ def test_compare_html_renders_in_chromium(history: tuple[Store, datetime], chrom
     dom = chromium.dump_dom(page)
     assert dom.console == []
     assert dom.dom.count('class="chart"') == 7
-    assert dom.dom.count(f'data-version="{ex.version_of(B)}"') == 7
+    assert dom.dom.count(f'data-version="{version_of(B)}"') == 7
     img = read_png(chromium.screenshot(page, tmp_path / "compare.png", 1200, 900))
     colours = img.colours()
     assert bytes.fromhex(ex.PALETTE[0][1:]) in colours and bytes.fromhex(ex.PALETTE[1][1:]) in colours

@@ -4,7 +4,7 @@ The digest covers the last week that has ended by its day — with the default
 ``digest_day = "sun"`` the week ending that very Sunday night (its figures are
 then all but final).  It uses the figures the writing cycles recorded
 (``Store.weeks``) and, for the suggestion, the minutes lost per protect slot
-(category, weekday, start–end) that they recorded as well (``week_losses``).
+(category, weekday, start–end) that they recorded as well (:mod:`idealweek.records`).
 
 The suggestion is the first of these that applies:
 
@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from idealweek.config import WEEKDAYS
-from idealweek.records import record_losses as record_losses  # what writing cycles record (moved, issue 15)
-from idealweek.records import week_losses as week_losses
 from idealweek.week import iso_week_label, local_instant, week_start_from_label
 
 if TYPE_CHECKING:

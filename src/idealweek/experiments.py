@@ -21,9 +21,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from idealweek.records import definition as definition  # what writing cycles record (moved, issue 15)
-from idealweek.records import record_version as record_version
-from idealweek.records import version_of as version_of
 from idealweek.week import iso_week_label
 
 if TYPE_CHECKING:
