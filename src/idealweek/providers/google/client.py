@@ -17,7 +17,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import structlog
@@ -109,42 +109,6 @@ class CountingHttp(httplib2.Http):  # type: ignore[misc]
         for conn in list(self.connections.values()):
             conn.close()
         self.connections.clear()
-
-
-class Ahead(Generic[T]):
-    """One request sent on a helper thread while the caller works on what the previous one answered.
-
-    A full sync maps page N while Google prepares page N+1 (issue 15: the mapping of a 2,500-event page
-    takes about as long as Google takes to send the next one).  The requests go out in the same order
-    as without it; :meth:`result` gives the answer or raises what the request raised.  The helper runs
-    in a copy of the caller's context (structlog's context variables).
-    """
-
-    def __init__(self, call: Callable[[], T]) -> None:
-        import contextvars
-
-        self._result: T | None = None
-        self._error: BaseException | None = None
-        context = contextvars.copy_context()
-        self._thread = threading.Thread(target=context.run, args=(self._run, call), name="idealweek-page", daemon=True)
-        self._thread.start()
-
-    def _run(self, call: Callable[[], T]) -> None:
-        try:
-            self._result = call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
-            self._error = exc
-
-    def wait(self) -> None:
-        """Until the request is done (its answer or error is kept)."""
-        self._thread.join()
-
-    def result(self) -> T:
-        self._thread.join()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-        return cast(T, self._result)
 
 
 def renew_message(account: str) -> str:

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 from datetime import UTC, timedelta
-from functools import partial
 from types import MethodType
 from zoneinfo import ZoneInfo
 
@@ -26,7 +25,7 @@ from idealweek.clock import Clock, system_clock
 from idealweek.errors import AlreadyExists, NotFound, NotOwned, PreconditionFailed, ProviderError
 from idealweek.model import Defend, DesiredEvent, Event, Kind
 from idealweek.providers.base import ChangeSet, RequestCounter
-from idealweek.providers.google.client import Ahead, ApiError, GoogleClient
+from idealweek.providers.google.client import ApiError, GoogleClient
 from idealweek.providers.google.mapping import (
     OWNED_PROPERTY,
     OWNED_VALUE,
@@ -143,27 +142,28 @@ class GoogleProvider:
             request = self._events.list(**params, pageToken=page_token) if page_token else self._events.list(**params)
             return self.client.execute(request, "events.list")
 
+        from concurrent.futures import ThreadPoolExecutor
+        from contextvars import copy_context
+
         page = fetch()
-        while True:
-            pages += 1
-            if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
-                # a proxy's page, broken JSON or the wrong shape: fail this calendar, not the cycle
-                raise ApiError(f"events.list: unexpected answer ({type(page).__name__}, not an event list)", 0, "")
-            page_token = page.get("nextPageToken")
-            # The next page is asked for now, while this one is mapped (the same requests, in the same order).
-            ahead = Ahead(partial(fetch, page_token)) if page_token else None
-            try:
+        # The next page is asked for while this one is mapped (the same requests, in the same order), in the
+        # caller's context (structlog's variables).  Leaving the pool waits for a request still under way, so
+        # nothing keeps using the client behind the caller's back when mapping fails.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="idealweek-page") as ahead:
+            while True:
+                pages += 1
+                if not isinstance(page, dict) or not isinstance(page.get("items") or [], list):
+                    # a proxy's page, broken JSON or the wrong shape: fail this calendar, not the cycle
+                    raise ApiError(f"events.list: unexpected answer ({type(page).__name__}, not an event list)", 0, "")
+                page_token = page.get("nextPageToken")
+                following = ahead.submit(copy_context().run, fetch, page_token) if page_token else None
                 self._map_page(page, sync_token, upserts, removed)
                 if packed is not None:
                     _pack_page(page, upserts, packed)
-            except BaseException:
-                if ahead is not None:
-                    ahead.wait()  # nothing keeps using the client behind the caller's back
-                raise
-            if ahead is None:
-                new_token = page.get("nextSyncToken")
-                break
-            page = ahead.result()
+                if following is None:
+                    new_token = page.get("nextSyncToken")
+                    break
+                page = following.result()
         if new_token is None and not owned_only:
             self._log.warning("google returned no sync token; the next read will be a full sync")
         read = packed if packed is not None else list(upserts.values())
