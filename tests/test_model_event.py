@@ -1,4 +1,4 @@
-"""Event's own __init__ (slot setters, issue 15) behaves as the dataclass's: fields, defaults, checks, rows."""
+"""Event construction and storage: fields, defaults, UTC checks, the stored copy without foreign text, rows."""
 
 from __future__ import annotations
 
