@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 import structlog  # noqa: E402
 from tests.fakes.google_server import GoogleFake, signed_in  # noqa: E402
-from tests.scenario import BASE_TOML  # noqa: E402
+from tests.scenario import GOOGLE_FAMILY, google_toml  # noqa: E402
 
 from idealweek.config import Settings, loads  # noqa: E402
 from idealweek.providers.google import GoogleProvider, RetryPolicy, make_provider  # noqa: E402
@@ -41,34 +41,11 @@ from idealweek.providers.google import GoogleProvider, RetryPolicy, make_provide
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2030, 3, 4, 8, 0, tzinfo=BERLIN)  # a Monday
 BUDGET_RATIO = 3.0
-FAMILY = "family@group.calendar.google.com"
+FAMILY = GOOGLE_FAMILY
 
 
 def _settings(fake: GoogleFake) -> Settings:
-    head = BASE_TOML.split("[calendars.work]")[0].format(zone="Europe/Berlin", focus="4h")
-    return loads(
-        head
-        + f"""
-[accounts.g]
-provider = "google"
-api_root = "{fake.api_root}"
-token_uri = "{fake.token_uri}"
-
-[calendars.work]
-source = "google"
-account = "g"
-id = "primary"
-roles = ["meetings", "blocks", "focus"]
-
-[calendars.family]
-source = "google"
-account = "g"
-id = "{FAMILY}"
-roles = ["personal"]
-category = "family"
-policy = "hard"
-"""
-    )
+    return loads(google_toml(fake, family=True))
 
 
 def _populate(fake: GoogleFake, cal: str, n: int, title: str, hour: int) -> None:

@@ -51,10 +51,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.fakes.google_server import GoogleFake  # noqa: E402
-from tests.scenario import BASE_TOML  # noqa: E402
+from tests.scenario import GOOGLE_FAMILY, google_toml  # noqa: E402
 
 BERLIN = ZoneInfo("Europe/Berlin")
-FAMILY = "family@group.calendar.google.com"
+FAMILY = GOOGLE_FAMILY
 PER_DAY = 20
 """Events a day over both calendars (a busy but plausible week: the window's content does not grow with n)."""
 TARGETS = {
@@ -115,30 +115,10 @@ class World:
 
 
 def _config_text(fake: GoogleFake, folder: Path, interval: str) -> str:
-    body = BASE_TOML.split("[calendars.work]")[0].format(zone="Europe/Berlin", focus="4h")
     return (
         f'state_dir = "{folder / "state"}"\nsync_interval = "{interval}"\n'
-        + body
+        + google_toml(fake, family=True)
         + f"""
-[accounts.g]
-provider = "google"
-api_root = "{fake.api_root}"
-token_uri = "{fake.token_uri}"
-
-[calendars.work]
-source = "google"
-account = "g"
-id = "primary"
-roles = ["meetings", "blocks", "focus"]
-
-[calendars.family]
-source = "google"
-account = "g"
-id = "{FAMILY}"
-roles = ["personal"]
-category = "family"
-policy = "hard"
-
 [secrets]
 store = "file"
 key_file = "{folder / "secrets.key"}"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from idealweek.config import Settings, loads
 from idealweek.model import Event, Response, Status
+
+if TYPE_CHECKING:
+    from tests.fakes.google_server import GoogleFake
 
 BASE_TOML = """
 timezone = "{zone}"
@@ -66,6 +70,39 @@ source = "vdir"
 path = "home"
 roles = ["blocks"]
 """
+
+
+GOOGLE_FAMILY = "family@group.calendar.google.com"
+"""The shared family calendar of :func:`google_toml` (``family=True``)."""
+
+
+def google_toml(fake: GoogleFake, focus: str = "4h", family: bool = False) -> str:
+    """BASE_TOML's rules on one Google account at ``fake``: its primary calendar for meetings, blocks and focus,
+    and with ``family`` a shared calendar of hard family time."""
+    text = BASE_TOML.split("[calendars.work]")[0].format(zone="Europe/Berlin", focus=focus)
+    text += f"""
+[accounts.g]
+provider = "google"
+api_root = "{fake.api_root}"
+token_uri = "{fake.token_uri}"
+
+[calendars.work]
+source = "google"
+account = "g"
+id = "primary"
+roles = ["meetings", "blocks", "focus"]
+"""
+    if family:
+        text += f"""
+[calendars.family]
+source = "google"
+account = "g"
+id = "{GOOGLE_FAMILY}"
+roles = ["personal"]
+category = "family"
+policy = "hard"
+"""
+    return text
 
 
 def settings(zone: str = "Europe/Berlin", focus: str = "4h", extra: str = "") -> Settings:

@@ -22,7 +22,7 @@ from idealweek.providers.google import GoogleProvider, RetryPolicy, make_provide
 from idealweek.providers.google.mapping import tag_from_properties
 from idealweek.store import Store
 from tests.fakes.google_server import GoogleFake, signed_in
-from tests.scenario import BASE_TOML
+from tests.scenario import google_toml
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 11, 23, 8, 0, tzinfo=BERLIN)  # a Monday
@@ -34,23 +34,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def config_text(fake: GoogleFake, head: str = "", focus: str = "4h") -> str:
-    body = BASE_TOML.split("[calendars.work]")[0].format(zone="Europe/Berlin", focus=focus)
-    return (
-        head
-        + body
-        + f"""
-[accounts.g]
-provider = "google"
-api_root = "{fake.api_root}"
-token_uri = "{fake.token_uri}"
-
-[calendars.work]
-source = "google"
-account = "g"
-id = "primary"
-roles = ["meetings", "blocks", "focus"]
-"""
-    )
+    return head + google_toml(fake, focus=focus)
 
 
 def invite(fake: GoogleFake, title: str, start: datetime, end: datetime, response: str = "accepted") -> str:
